@@ -1,0 +1,148 @@
+"""A workspace: a folder with the journey file (`cxray.toml`) and the warehouse.
+
+`cxray.init(path)` creates one, `cxray.open(path)` opens it. Every CLI command is a method here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import tomlkit
+
+from cxray import journey as journey_mod
+from cxray.journey import Journey
+from cxray.warehouse import Warehouse, connect
+
+if TYPE_CHECKING:
+    from cxray.ingest.importer import ImportResult
+    from cxray.ingest.status import Status
+
+JOURNEY_FILE = "cxray.toml"
+
+
+class WorkspaceError(RuntimeError):
+    pass
+
+
+class Workspace:
+    """The product's Python API. Analyses take a workspace and return result objects."""
+
+    def __init__(self, path: Path, journey: Journey, warehouse: Warehouse):
+        self.path = Path(path)
+        self.journey = journey
+        self.warehouse = warehouse
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.path} ({self.warehouse.engine})>"
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def journey_path(self) -> Path:
+        return self.path / JOURNEY_FILE
+
+    def reload_journey(self) -> Journey:
+        self.journey = journey_mod.load(self.journey_path)
+        return self.journey
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+    # -- tables ---------------------------------------------------------------------------
+    @property
+    def customers(self) -> ir.Table:
+        return self.warehouse.customers
+
+    @property
+    def events(self) -> ir.Table:
+        return self.warehouse.events
+
+    @property
+    def feedback(self) -> ir.Table:
+        return self.warehouse.feedback
+
+    def table(self, name: str) -> ir.Table:
+        return self.warehouse.table(name)
+
+    # -- data in --------------------------------------------------------------------------
+    def import_table(
+        self,
+        table: str,
+        source: str | Path,
+        mapping: dict[str, str] | None = None,
+        *,
+        skip_invalid: bool = False,
+        strict: bool = False,
+        timezone: str | None = None,
+        timestamp_format: str | None = None,
+        progress: Any = None,
+    ) -> ImportResult:
+        """Import a CSV, Parquet, JSON Lines or XES file into a canonical table.
+
+        ``mapping`` renames source columns to canonical ones ({"klantnummer": "customer_id"}).
+        Invalid rows refuse the whole import unless ``skip_invalid`` is set, in which case
+        they are written to a quarantine file. Unknown touchpoints are added to the journey
+        as unassigned (``strict`` refuses them instead).
+        """
+        from cxray.ingest.importer import ImportOptions, import_file
+
+        options = ImportOptions(
+            mapping=dict(mapping or {}),
+            skip_invalid=skip_invalid,
+            strict=strict,
+            timezone=timezone,
+            timestamp_format=timestamp_format,
+        )
+        result = import_file(self, table, Path(source), options, progress=progress)
+        self.reload_journey()
+        return result
+
+    # -- questions ------------------------------------------------------------------------
+    def status(self) -> Status:
+        from cxray.ingest.status import status
+
+        return status(self)
+
+
+def init(
+    path: str | Path,
+    template: str = "five-phase",
+    name: str | None = None,
+    warehouse_url: str | None = None,
+    overwrite: bool = False,
+) -> Workspace:
+    """Create a workspace folder with a journey file from a template and an empty warehouse."""
+    path = Path(path)
+    if (path / JOURNEY_FILE).exists():
+        if not overwrite:
+            raise WorkspaceError(f"{path}: already a workspace (use overwrite to start afresh)")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    doc = journey_mod.template_document(template, name or path.resolve().name)
+    if warehouse_url:
+        doc["warehouse"] = tomlkit.table()
+        doc["warehouse"]["url"] = warehouse_url
+    journey_mod.write_atomically(path / JOURNEY_FILE, tomlkit.dumps(doc))
+    ws = open(path)
+    ws.warehouse.ensure_tables()
+    return ws
+
+
+def open(path: str | Path, read_only: bool = False) -> Workspace:  # noqa: A001 - mirrors cxray.open
+    path = Path(path)
+    if not (path / JOURNEY_FILE).exists():
+        raise WorkspaceError(
+            f"{path}: not a cxray workspace (no {JOURNEY_FILE}); create one with 'cxray init {path}'"
+        )
+    journey = journey_mod.load(path / JOURNEY_FILE)
+    warehouse = connect(journey.warehouse_url, path, read_only=read_only)
+    if not read_only:
+        warehouse.ensure_tables()
+    return Workspace(path, journey, warehouse)
