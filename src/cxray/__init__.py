@@ -8,7 +8,7 @@
 
 from cxray.journey import Journey
 from cxray.workspace import Workspace, WorkspaceError, init
-from cxray.workspace import open as open  # noqa: PLC0414 - the public name is cxray.open
+from cxray.workspace import open as open
 
 __version__ = "0.1.0"
 __all__ = ["Journey", "Workspace", "WorkspaceError", "__version__", "init", "open"]

@@ -78,15 +78,18 @@ class Workspace:
         source: str | Path,
         mapping: dict[str, str] | None = None,
         *,
+        constants: dict[str, str] | None = None,
         skip_invalid: bool = False,
         strict: bool = False,
         timezone: str | None = None,
         timestamp_format: str | None = None,
+        errors_file: str | Path | None = None,
         progress: Any = None,
     ) -> ImportResult:
         """Import a CSV, Parquet, JSON Lines or XES file into a canonical table.
 
-        ``mapping`` renames source columns to canonical ones ({"klantnummer": "customer_id"}).
+        ``mapping`` renames source columns to canonical ones ({"klantnummer": "customer_id"});
+        ``constants`` fixes a column for every row ({"metric": "nps"}).
         Invalid rows refuse the whole import unless ``skip_invalid`` is set, in which case
         they are written to a quarantine file. Unknown touchpoints are added to the journey
         as unassigned (``strict`` refuses them instead).
@@ -95,6 +98,8 @@ class Workspace:
 
         options = ImportOptions(
             mapping=dict(mapping or {}),
+            constants=dict(constants or {}),
+            errors_file=Path(errors_file) if errors_file else None,
             skip_invalid=skip_invalid,
             strict=strict,
             timezone=timezone,
@@ -135,7 +140,7 @@ def init(
     return ws
 
 
-def open(path: str | Path, read_only: bool = False) -> Workspace:  # noqa: A001 - mirrors cxray.open
+def open(path: str | Path, read_only: bool = False) -> Workspace:
     path = Path(path)
     if not (path / JOURNEY_FILE).exists():
         raise WorkspaceError(

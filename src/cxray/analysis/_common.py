@@ -1,0 +1,138 @@
+"""Helpers the metrics, funnel and drop-off analyses share.
+
+Everything here either builds a small Ibis expression (the touchpoint table, a customer grouping
+column) or works on small, already aggregated numbers (formatting for the plain-words summaries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxray.journey import UNASSIGNED, Journey
+
+LANGS = ("en", "nl")
+MISSING = "(missing)"  # group label for rows whose grouping value is unknown
+ALL = "all"  # group label when nothing is grouped
+
+TOUCHPOINT_SCHEMA = ibis.schema(
+    {"touchpoint": "string", "phase": "string", "phase_index": "int64", "tp_channel": "string"}
+)
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; choose one of: {', '.join(LANGS)}")
+    return lang
+
+
+def touchpoint_table(journey: Journey) -> ir.Table:
+    """The journey's touchpoints as a small in-memory table to join in the engine.
+
+    Columns: touchpoint, phase, phase_index (position in the journey's ordered phases; null for
+    unassigned touchpoints), tp_channel (the configured channel, may be null).
+    """
+    rows = [
+        {
+            "touchpoint": name,
+            "phase": tp.phase,
+            "phase_index": journey.phase_index(tp.phase),
+            "tp_channel": tp.channel,
+        }
+        for name, tp in journey.touchpoints.items()
+    ]
+    frame = pd.DataFrame(rows, columns=list(TOUCHPOINT_SCHEMA.names))
+    frame["phase_index"] = frame["phase_index"].astype("Int64")
+    return ibis.memtable(frame, schema=TOUCHPOINT_SCHEMA)
+
+
+def phase_or_unassigned(phase: ir.StringValue) -> ir.StringValue:
+    return phase.fill_null(UNASSIGNED)
+
+
+def json_text(value: ir.JSONValue) -> ir.StringValue:
+    """A JSON scalar as text, whatever its JSON type (string, integer, number, boolean)."""
+    return ibis.coalesce(
+        value.str, value.int.cast("string"), value.float.cast("string"), value.bool.cast("string")
+    )
+
+
+def customer_attribute(ws: Any, name: str) -> ir.Table:
+    """A table (customer_id, group) with one customer attribute as text.
+
+    ``name`` is a column of the customers table or a key of its ``attributes`` JSON text.
+    Raises ValueError when no customer has the attribute, naming what is available.
+    """
+    customers = ws.customers
+    if name in customers.columns and name not in ("customer_id", "attributes"):
+        column = customers[name]
+        if column.type().is_timestamp():
+            column = column.truncate("D").cast("date")
+        return customers.select("customer_id", group=column.cast("string"))
+    value = json_text(customers.attributes.cast("json")[name])
+    table = customers.select("customer_id", group=value)
+    if int(table.group.count().execute()) == 0 and int(customers.count().execute()) > 0:
+        columns = [c for c in customers.columns if c not in ("customer_id", "attributes")]
+        raise ValueError(
+            f"no customer has an attribute {name!r}; use a customers column "
+            f"({', '.join(columns)}) or a key of the customers' attributes"
+        )
+    return table
+
+
+def time_bounds(
+    start: Any = None, end: Any = None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """Half-open UTC bounds [start, end) from user input.
+
+    A plain date as ``end`` (``"2024-03-31"`` or a ``datetime.date``) means up to and including
+    that whole day, as people read a date range.
+    """
+
+    def parse(value: Any) -> pd.Timestamp | None:
+        if value is None:
+            return None
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+    lower = parse(start)
+    upper = parse(end)
+    if upper is not None and _is_plain_date(end):
+        upper = upper + pd.Timedelta(days=1)
+    if lower is not None and upper is not None and lower >= upper:
+        raise ValueError(f"the period is empty: start {start} is not before end {end}")
+    return lower, upper
+
+
+def _is_plain_date(value: Any) -> bool:
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return False
+    if isinstance(value, dt.date):
+        return True
+    return isinstance(value, str) and len(value.strip()) == 10
+
+
+def within(ts: ir.TimestampValue, lower: pd.Timestamp | None, upper: pd.Timestamp | None):
+    """A filter for lower <= ts < upper (either bound may be missing)."""
+    condition = ibis.literal(True)
+    if lower is not None:
+        condition &= ts >= ibis.literal(lower.to_pydatetime(), type="timestamp('UTC')")
+    if upper is not None:
+        condition &= ts < ibis.literal(upper.to_pydatetime(), type="timestamp('UTC')")
+    return condition
+
+
+def fmt_num(value: float, lang: str, digits: int = 0) -> str:
+    """A number as people write it: a decimal comma in Dutch."""
+    text = f"{value:,.{digits}f}"
+    if lang == "nl":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def fmt_pct(share: float, lang: str, digits: int = 0) -> str:
+    return f"{fmt_num(100 * share, lang, digits)}%"

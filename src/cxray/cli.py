@@ -1,0 +1,300 @@
+"""The `cxray` command: a thin face over the Python API (every command has a Workspace twin)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import cxray
+from cxray.journey import TEMPLATES, JourneyError
+from cxray.results import Result, jsonable
+from cxray.warehouse import WarehouseError
+
+app = typer.Typer(
+    help="cxray: where, how and why customers leave — from your own journey data.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Lang(str, Enum):
+    en = "en"
+    nl = "nl"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="Output: a table to read, or json/csv to process.")
+]
+LangOption = Annotated[
+    Lang,
+    typer.Option("--lang", envvar="CXRAY_LANG", help="Language of sentences: en or nl."),
+]
+WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
+
+
+def say(lang: Lang, en: str, nl: str) -> str:
+    return nl if lang == Lang.nl else en
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def open_workspace(path: Path) -> cxray.Workspace:
+    try:
+        return cxray.open(path)
+    except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
+        fail(str(exc))
+        raise  # unreachable: fail exits
+
+
+def render(result: Result, fmt: Format, lang: Lang, title: str | None = None) -> None:
+    """Print a result as a table (with its sentence), JSON (its to_dict) or CSV (its frame)."""
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2, ensure_ascii=False))
+        sys.stdout.write("\n")
+        return
+    frame = result.to_pandas()
+    if fmt == Format.csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    out.print(table)
+    sentence = result.summary(lang.value)
+    if sentence:
+        out.print(sentence, highlight=False, soft_wrap=True)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            fail(f"{option} takes NAME=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+# -- commands -------------------------------------------------------------------------------
+@app.command()
+def init(
+    path: WorkspaceArg,
+    template: Annotated[
+        str, typer.Option(help=f"Phase model: {', '.join(TEMPLATES)}.")
+    ] = "five-phase",
+    name: Annotated[str | None, typer.Option(help="Journey name (default: folder name).")] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default: DuckDB file in the folder).")
+    ] = None,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Create a workspace: a journey file (cxray.toml) and an empty warehouse."""
+    try:
+        ws = cxray.init(path, template=template, name=name, warehouse_url=warehouse)
+    except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
+        fail(str(exc))
+    ws.close()
+    out.print(say(
+        lang,
+        f"Created workspace {path} ({template}). Next: cxray import {path} events FILE",
+        f"Werkruimte {path} gemaakt ({template}). Volgende stap: cxray import {path} events BESTAND",
+    ), highlight=False)
+
+
+class TableName(str, Enum):
+    customers = "customers"
+    events = "events"
+    feedback = "feedback"
+
+
+@app.command("import")
+def import_(
+    path: WorkspaceArg,
+    table: Annotated[TableName, typer.Argument(help="customers, events or feedback.")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet, JSON Lines or XES file.")],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="SOURCE=TARGET: a file column to a canonical column."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="COLUMN=VALUE: a fixed value, e.g. --set metric=nps."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the valid rows; write the bad ones to a quarantine file.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse touchpoints that are not in the journey file.")
+    ] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="Zone of timestamps without one, e.g. Europe/Amsterdam.")
+    ] = None,
+    timestamp_format: Annotated[
+        str | None, typer.Option(help="strptime layout of timestamps, e.g. %d-%m-%Y %H:%M.")
+    ] = None,
+    errors_file: Annotated[
+        Path | None, typer.Option(help="Where to list every bad row when an import is refused.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Import a file into customers, events or feedback (all or nothing unless --skip-invalid)."""
+    from cxray.ingest.importer import ImportError_
+
+    ws = open_workspace(path)
+    with _progress(f"import {file.name}", enabled=fmt == Format.table) as update:
+        try:
+            result = ws.import_table(
+                table.value, file, parse_pairs(map_, "--map"),
+                constants=parse_pairs(set_, "--set"), skip_invalid=skip_invalid, strict=strict,
+                timezone=timezone, timestamp_format=timestamp_format, errors_file=errors_file,
+                progress=update,
+            )
+        except (ImportError_, JourneyError) as exc:
+            ws.close()
+            fail(str(exc))
+    ws.close()
+    if fmt != Format.table:
+        render(result, fmt, lang)
+        return
+    out.print(result.summary(lang.value), highlight=False)
+    if result.ignored_columns:
+        err.print(say(lang, "ignored columns (no place in this table): ",
+                      "genegeerde kolommen (geen plaats in deze tabel): ")
+                  + ", ".join(result.ignored_columns), highlight=False)
+    if result.quarantine:
+        err.print(say(lang, f"rejected rows written to {result.quarantine}",
+                      f"afgewezen rijen staan in {result.quarantine}"), highlight=False)
+    if result.new_touchpoints:
+        names = ", ".join(
+            f"{n} (did you mean {result.suggestions[n]}?)" if n in result.suggestions else n
+            for n in result.new_touchpoints
+        )
+        err.print(say(
+            lang,
+            f"warning: {len(result.new_touchpoints)} new touchpoint(s) added to cxray.toml without "
+            f"a phase: {names}",
+            f"let op: {len(result.new_touchpoints)} nieuwe contactmoment(en) zonder fase toegevoegd "
+            f"aan cxray.toml: {names}",
+        ), highlight=False)
+
+
+class _progress:
+    """A Rich progress bar fed by (step, fraction) callbacks; silent when output is data."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.enabled = enabled and err.is_terminal
+        self.label = label
+
+    def __enter__(self) -> Callable[[str, float | None], None]:
+        if not self.enabled:
+            return lambda step, fraction: None
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), console=err, transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=1.0)
+
+        def update(step: str, fraction: float | None) -> None:
+            self.bar.update(self.task, description=f"{self.label}: {step}",
+                            completed=fraction if fraction is not None else None)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.stop()
+
+
+@app.command()
+def status(path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOption = Lang.en) -> None:
+    """The journey, table counts, date range and data-quality warnings."""
+    ws = open_workspace(path)
+    result = ws.status()
+    ws.close()
+    if fmt != Format.table:
+        render(result, fmt, lang)
+        return
+    journey = result.journey
+    out.print(f"[bold]{journey['name']}[/bold]  {result.path}  ({result.engine})")
+    out.print(say(lang, "phases: ", "fasen: ") + " → ".join(journey["phases"]), highlight=False)
+    table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
+    for column in ("touchpoint", "phase", "channel", "events"):
+        table.add_column(column, justify="right" if column == "events" else "left")
+    names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
+    for name in names:
+        spec = journey["touchpoints"].get(name, {})
+        table.add_row(name, spec.get("phase", "unassigned"), spec.get("channel", ""),
+                      f"{result.touchpoint_counts.get(name, 0):,}")
+    out.print(table)
+    render(result, Format.table, lang)
+    if result.first_ts is not None:
+        out.print(say(lang, "data from ", "gegevens van ")
+                  + f"{result.first_ts:%Y-%m-%d} " + say(lang, "to ", "tot ")
+                  + f"{result.last_ts:%Y-%m-%d}", highlight=False)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+@app.command()
+def demo(
+    path: WorkspaceArg,
+    customers: Annotated[int, typer.Option(help="How many customers to generate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same company.")] = 42,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing workspace.")] = False,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Generate a demo webshop with planted causes of churn (ground truth written beside it)."""
+    from cxray.demo import generate_demo
+
+    with _progress("demo", enabled=fmt == Format.table) as update:
+        try:
+            result = generate_demo(path, customers=customers, seed=seed, overwrite=overwrite,
+                                   progress=lambda step, done, total: update(
+                                       step, done / total if total else None))
+        except cxray.WorkspaceError as exc:
+            fail(str(exc))
+    if fmt != Format.table:
+        sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2) + "\n")
+        return
+    out.print(say(lang, f"Demo workspace written to {path}", f"Demowerkruimte staat in {path}"),
+              highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()

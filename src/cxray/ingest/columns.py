@@ -1,0 +1,174 @@
+"""From a file's columns to the canonical ones: mapping, aliases, and typed SQL expressions.
+
+Every conversion is a SQL expression run by DuckDB over the whole file at once, never a Python
+loop over rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from cxray.ingest.sources import quote_ident, sql_literal
+from cxray.schema import TableSpec
+
+# Names people give these columns, in English and Dutch, and in process-mining exports (XES).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "customer", "customerid", "customer_number", "client_id", "user_id", "account_id",
+        "case", "case_id", "caseid", "case:concept:name", "klant", "klant_id", "klantid",
+        "klantnummer",
+    ),
+    "ts": (
+        "timestamp", "time", "datetime", "date", "event_time", "created_at", "time:timestamp",
+        "tijdstip", "datum", "tijd",
+    ),
+    "touchpoint": ("activity", "event", "event_name", "concept:name", "contactmoment", "action"),
+    "channel": ("kanaal", "org:channel", "channel"),
+    "comment": ("text", "opmerking", "toelichting", "verbatim"),
+    "language": ("lang", "taal", "locale"),
+    "segment": ("segment", "klantsegment"),
+    "first_seen": ("signup", "signup_date", "created", "klant_sinds", "customer_since"),
+    "metric": ("survey_type", "type"),
+    "value": ("amount", "bedrag", "revenue", "omzet", "price", "prijs"),
+    "survey_id": ("survey", "enquete"),
+    "response_id": ("answer_id", "antwoord_id"),
+}
+
+# Day-first layouts tried when ISO parsing fails (decimal commas and day-first dates are
+# common in Dutch exports). Month-first layouts are deliberately absent: ambiguous.
+FALLBACK_TIMESTAMP_FORMATS = (
+    "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+    "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f%z",
+)
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
+                 "DECIMAL", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+class MappingError(ValueError):
+    pass
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+@dataclass
+class ColumnPlan:
+    """Which source column feeds which canonical column, and what stays as extra JSON."""
+
+    sources: dict[str, str]  # canonical -> source column
+    constants: dict[str, str]  # canonical -> constant text
+    extras: list[str]  # source columns packed into the table's JSON column
+    ignored: list[str] = field(default_factory=list)  # source columns with nowhere to go
+
+
+def plan_columns(
+    spec: TableSpec,
+    source_columns: list[str],
+    mapping: dict[str, str],
+    constants: dict[str, str],
+    file_label: str,
+) -> ColumnPlan:
+    canonical = set(spec.columns)
+    for target in list(mapping.values()) + list(constants):
+        if target not in canonical:
+            raise MappingError(
+                f"{file_label}: cannot map to {target!r}: the {spec.name} table has "
+                f"{', '.join(spec.columns)}"
+            )
+    missing_sources = [s for s in mapping if s not in source_columns]
+    if missing_sources:
+        raise MappingError(
+            f"{file_label}: --map names column(s) not in the file: {', '.join(missing_sources)}; "
+            f"the file has: {', '.join(source_columns)}"
+        )
+
+    sources: dict[str, str] = {target: src for src, target in mapping.items()}
+    taken = set(mapping)
+    by_norm = {normalise(c): c for c in source_columns if c not in taken}
+    for column in spec.columns:
+        if column in sources or column in constants:
+            continue
+        if normalise(column) in by_norm:
+            sources[column] = by_norm.pop(normalise(column))
+            continue
+        for alias in ALIASES.get(column, ()):
+            if alias in by_norm:
+                sources[column] = by_norm.pop(alias)
+                break
+    taken |= set(sources.values())
+    leftover = [c for c in source_columns if c not in taken and not c.startswith("__")]
+    if spec.json_column:
+        return ColumnPlan(sources, constants, extras=leftover)
+    return ColumnPlan(sources, constants, extras=[], ignored=leftover)
+
+
+# -- typed expressions ----------------------------------------------------------------------
+def text_expr(column: str) -> str:
+    return f"NULLIF(trim(CAST({quote_ident(column)} AS VARCHAR)), '')"
+
+
+def number_expr(column: str, duck_type: str) -> str:
+    col = quote_ident(column)
+    if duck_type.upper().startswith(NUMERIC_TYPES):
+        return f"CAST({col} AS DOUBLE)"
+    v = text_expr(column)
+    # 12,5 and 1.234,56 are Dutch decimals; 1,234.56 keeps its English thousands separator.
+    return (
+        f"CASE WHEN NOT contains({v}, ',') THEN TRY_CAST({v} AS DOUBLE) "
+        f"WHEN contains({v}, '.') AND strpos({v}, '.') > strpos({v}, ',') "
+        f"THEN TRY_CAST(replace({v}, ',', '') AS DOUBLE) "
+        f"ELSE TRY_CAST(replace(replace({v}, '.', ''), ',', '.') AS DOUBLE) END"
+    )
+
+
+def timestamp_expr(
+    column: str,
+    duck_type: str,
+    timezone: str | None,
+    timestamp_format: str | None,
+    with_fallbacks: bool,
+) -> str:
+    col = quote_ident(column)
+    upper = duck_type.upper()
+    zone = sql_literal(timezone) if timezone else None
+
+    def localise(naive: str) -> str:
+        return f"timezone({zone}, {naive})" if zone else f"CAST({naive} AS TIMESTAMPTZ)"
+
+    if upper == "TIMESTAMP WITH TIME ZONE":
+        return col
+    if upper.startswith("TIMESTAMP") or upper == "DATE":
+        return localise(f"CAST({col} AS TIMESTAMP)")
+    v = text_expr(column)
+    if timestamp_format:
+        has_zone = "%z" in timestamp_format or "%Z" in timestamp_format
+        parsed = f"try_strptime({v}, {sql_literal(timestamp_format)})"
+        return f"CAST({parsed} AS TIMESTAMPTZ)" if has_zone else localise(parsed)
+    if zone:
+        iso = (
+            f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+            f"THEN TRY_CAST({v} AS TIMESTAMPTZ) ELSE timezone({zone}, TRY_CAST({v} AS TIMESTAMP)) END"
+        )
+    else:
+        iso = f"TRY_CAST({v} AS TIMESTAMPTZ)"
+    if not with_fallbacks:
+        return iso
+    formats = "[" + ", ".join(sql_literal(f) for f in FALLBACK_TIMESTAMP_FORMATS) + "]"
+    fallback = localise(f"CAST(try_strptime({v}, {formats}) AS TIMESTAMP)")
+    return f"coalesce({iso}, {fallback})"
+
+
+def json_expr(column: str | None, extras: list[str]) -> str:
+    """The JSON column: an explicit JSON column merged with the extra columns packed as keys."""
+    packed = None
+    if extras:
+        pairs = ", ".join(f"{sql_literal(c)}, {quote_ident(c)}" for c in extras)
+        packed = f"CAST(json_object({pairs}) AS VARCHAR)"
+    explicit = f"CASE WHEN json_valid({text_expr(column)}) THEN {text_expr(column)} END" if column else None
+    if explicit and packed:
+        return f"CAST(json_merge_patch(coalesce({explicit}, '{{}}'), {packed}) AS VARCHAR)"
+    return explicit or packed or "CAST(NULL AS VARCHAR)"
