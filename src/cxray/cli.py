@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,13 +30,13 @@ out = Console()
 err = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class Lang(str, Enum):
+class Lang(StrEnum):
     en = "en"
     nl = "nl"
 
@@ -80,7 +80,9 @@ def render(result: Result, fmt: Format, lang: Lang, title: str | None = None) ->
         return
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
-        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
+        table.add_column(
+            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     out.print(table)
@@ -126,14 +128,17 @@ def init(
     except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
         fail(str(exc))
     ws.close()
-    out.print(say(
-        lang,
-        f"Created workspace {path} ({template}). Next: cxray import {path} events FILE",
-        f"Werkruimte {path} gemaakt ({template}). Volgende stap: cxray import {path} events BESTAND",
-    ), highlight=False)
+    out.print(
+        say(
+            lang,
+            f"Created workspace {path} ({template}). Next: cxray import {path} events FILE",
+            f"Werkruimte {path} gemaakt ({template}). Volgende stap: cxray import {path} events BESTAND",
+        ),
+        highlight=False,
+    )
 
 
-class TableName(str, Enum):
+class TableName(StrEnum):
     customers = "customers"
     events = "events"
     feedback = "feedback"
@@ -177,9 +182,15 @@ def import_(
     with _progress(f"import {file.name}", enabled=fmt == Format.table) as update:
         try:
             result = ws.import_table(
-                table.value, file, parse_pairs(map_, "--map"),
-                constants=parse_pairs(set_, "--set"), skip_invalid=skip_invalid, strict=strict,
-                timezone=timezone, timestamp_format=timestamp_format, errors_file=errors_file,
+                table.value,
+                file,
+                parse_pairs(map_, "--map"),
+                constants=parse_pairs(set_, "--set"),
+                skip_invalid=skip_invalid,
+                strict=strict,
+                timezone=timezone,
+                timestamp_format=timestamp_format,
+                errors_file=errors_file,
                 progress=update,
             )
         except (ImportError_, JourneyError) as exc:
@@ -191,24 +202,39 @@ def import_(
         return
     out.print(result.summary(lang.value), highlight=False)
     if result.ignored_columns:
-        err.print(say(lang, "ignored columns (no place in this table): ",
-                      "genegeerde kolommen (geen plaats in deze tabel): ")
-                  + ", ".join(result.ignored_columns), highlight=False)
+        err.print(
+            say(
+                lang,
+                "ignored columns (no place in this table): ",
+                "genegeerde kolommen (geen plaats in deze tabel): ",
+            )
+            + ", ".join(result.ignored_columns),
+            highlight=False,
+        )
     if result.quarantine:
-        err.print(say(lang, f"rejected rows written to {result.quarantine}",
-                      f"afgewezen rijen staan in {result.quarantine}"), highlight=False)
+        err.print(
+            say(
+                lang,
+                f"rejected rows written to {result.quarantine}",
+                f"afgewezen rijen staan in {result.quarantine}",
+            ),
+            highlight=False,
+        )
     if result.new_touchpoints:
         names = ", ".join(
             f"{n} (did you mean {result.suggestions[n]}?)" if n in result.suggestions else n
             for n in result.new_touchpoints
         )
-        err.print(say(
-            lang,
-            f"warning: {len(result.new_touchpoints)} new touchpoint(s) added to cxray.toml without "
-            f"a phase: {names}",
-            f"let op: {len(result.new_touchpoints)} nieuwe contactmoment(en) zonder fase toegevoegd "
-            f"aan cxray.toml: {names}",
-        ), highlight=False)
+        err.print(
+            say(
+                lang,
+                f"warning: {len(result.new_touchpoints)} new touchpoint(s) added to cxray.toml without "
+                f"a phase: {names}",
+                f"let op: {len(result.new_touchpoints)} nieuwe contactmoment(en) zonder fase toegevoegd "
+                f"aan cxray.toml: {names}",
+            ),
+            highlight=False,
+        )
 
 
 class _progress:
@@ -222,15 +248,22 @@ class _progress:
         if not self.enabled:
             return lambda step, fraction: None
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(), console=err, transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         )
         self.bar.start()
         self.task = self.bar.add_task(self.label, total=1.0)
 
         def update(step: str, fraction: float | None) -> None:
-            self.bar.update(self.task, description=f"{self.label}: {step}",
-                            completed=fraction if fraction is not None else None)
+            self.bar.update(
+                self.task,
+                description=f"{self.label}: {step}",
+                completed=fraction if fraction is not None else None,
+            )
 
         return update
 
@@ -240,7 +273,9 @@ class _progress:
 
 
 @app.command()
-def status(path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOption = Lang.en) -> None:
+def status(
+    path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOption = Lang.en
+) -> None:
     """The journey, table counts, date range and data-quality warnings."""
     ws = open_workspace(path)
     result = ws.status()
@@ -257,14 +292,22 @@ def status(path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOptio
     names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
     for name in names:
         spec = journey["touchpoints"].get(name, {})
-        table.add_row(name, spec.get("phase", "unassigned"), spec.get("channel", ""),
-                      f"{result.touchpoint_counts.get(name, 0):,}")
+        table.add_row(
+            name,
+            spec.get("phase", "unassigned"),
+            spec.get("channel", ""),
+            f"{result.touchpoint_counts.get(name, 0):,}",
+        )
     out.print(table)
     render(result, Format.table, lang)
     if result.first_ts is not None:
-        out.print(say(lang, "data from ", "gegevens van ")
-                  + f"{result.first_ts:%Y-%m-%d} " + say(lang, "to ", "tot ")
-                  + f"{result.last_ts:%Y-%m-%d}", highlight=False)
+        out.print(
+            say(lang, "data from ", "gegevens van ")
+            + f"{result.first_ts:%Y-%m-%d} "
+            + say(lang, "to ", "tot ")
+            + f"{result.last_ts:%Y-%m-%d}",
+            highlight=False,
+        )
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
@@ -283,16 +326,22 @@ def demo(
 
     with _progress("demo", enabled=fmt == Format.table) as update:
         try:
-            result = generate_demo(path, customers=customers, seed=seed, overwrite=overwrite,
-                                   progress=lambda step, done, total: update(
-                                       step, done / total if total else None))
+            result = generate_demo(
+                path,
+                customers=customers,
+                seed=seed,
+                overwrite=overwrite,
+                progress=lambda step, done, total: update(step, done / total if total else None),
+            )
         except cxray.WorkspaceError as exc:
             fail(str(exc))
     if fmt != Format.table:
         sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2) + "\n")
         return
-    out.print(say(lang, f"Demo workspace written to {path}", f"Demowerkruimte staat in {path}"),
-              highlight=False)
+    out.print(
+        say(lang, f"Demo workspace written to {path}", f"Demowerkruimte staat in {path}"),
+        highlight=False,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxray.journey import UNASSIGNED, Journey
+from cxray.results import frame_records
 
 LANGS = ("en", "nl")
 MISSING = "(missing)"  # group label for rows whose grouping value is unknown
@@ -136,3 +137,9 @@ def fmt_num(value: float, lang: str, digits: int = 0) -> str:
 
 def fmt_pct(share: float, lang: str, digits: int = 0) -> str:
     return f"{fmt_num(100 * share, lang, digits)}%"
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe rows; pandas' missing values of nullable columns become null too."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return frame_records(plain)

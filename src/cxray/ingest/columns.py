@@ -15,13 +15,32 @@ from cxray.schema import TableSpec
 # Names people give these columns, in English and Dutch, and in process-mining exports (XES).
 ALIASES: dict[str, tuple[str, ...]] = {
     "customer_id": (
-        "customer", "customerid", "customer_number", "client_id", "user_id", "account_id",
-        "case", "case_id", "caseid", "case:concept:name", "klant", "klant_id", "klantid",
+        "customer",
+        "customerid",
+        "customer_number",
+        "client_id",
+        "user_id",
+        "account_id",
+        "case",
+        "case_id",
+        "caseid",
+        "case:concept:name",
+        "klant",
+        "klant_id",
+        "klantid",
         "klantnummer",
     ),
     "ts": (
-        "timestamp", "time", "datetime", "date", "event_time", "created_at", "time:timestamp",
-        "tijdstip", "datum", "tijd",
+        "timestamp",
+        "time",
+        "datetime",
+        "date",
+        "event_time",
+        "created_at",
+        "time:timestamp",
+        "tijdstip",
+        "datum",
+        "tijd",
     ),
     "touchpoint": ("activity", "event", "event_name", "concept:name", "contactmoment", "action"),
     "channel": ("kanaal", "org:channel", "channel"),
@@ -38,13 +57,30 @@ ALIASES: dict[str, tuple[str, ...]] = {
 # Day-first layouts tried when ISO parsing fails (decimal commas and day-first dates are
 # common in Dutch exports). Month-first layouts are deliberately absent: ambiguous.
 FALLBACK_TIMESTAMP_FORMATS = (
-    "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y",
-    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
-    "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f%z",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S.%f%z",
 )
 
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
-                 "DECIMAL", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
 
 
 class MappingError(ValueError):
@@ -107,8 +143,12 @@ def plan_columns(
 
 
 # -- typed expressions ----------------------------------------------------------------------
+WHITESPACE = "' \t\r\n'"
+
+
 def text_expr(column: str) -> str:
-    return f"NULLIF(trim(CAST({quote_ident(column)} AS VARCHAR)), '')"
+    """Text with surrounding whitespace (spaces, tabs, line breaks) removed; blank is NULL."""
+    return f"NULLIF(trim(CAST({quote_ident(column)} AS VARCHAR), {WHITESPACE}), '')"
 
 
 def number_expr(column: str, duck_type: str) -> str:
@@ -168,7 +208,11 @@ def json_expr(column: str | None, extras: list[str]) -> str:
     if extras:
         pairs = ", ".join(f"{sql_literal(c)}, {quote_ident(c)}" for c in extras)
         packed = f"CAST(json_object({pairs}) AS VARCHAR)"
-    explicit = f"CASE WHEN json_valid({text_expr(column)}) THEN {text_expr(column)} END" if column else None
+    explicit = (
+        f"CASE WHEN json_valid({text_expr(column)}) THEN {text_expr(column)} END"
+        if column
+        else None
+    )
     if explicit and packed:
         return f"CAST(json_merge_patch(coalesce({explicit}, '{{}}'), {packed}) AS VARCHAR)"
     return explicit or packed or "CAST(NULL AS VARCHAR)"

@@ -49,13 +49,19 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float | None], None]
 SCREEN_ERRORS = 20
 TEXT_METRIC = "text"
+JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
 
 
 class ImportError_(ValueError):
     """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
 
-    def __init__(self, message: str, errors: list[dict] | None = None, total: int = 0,
-                 report: Path | None = None):
+    def __init__(
+        self,
+        message: str,
+        errors: list[dict] | None = None,
+        total: int = 0,
+        report: Path | None = None,
+    ):
         super().__init__(message)
         self.errors = errors or []
         self.total = total
@@ -129,47 +135,56 @@ def import_file(
         )
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
-    work_dir = ws.path / ".cxray-tmp"
     report = progress or (lambda step, fraction: None)
-    tag = uuid.uuid4().hex[:8]
-    stage = f"cxray_stage_{tag}"
-    errors = f"cxray_errors_{tag}"
-
+    bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
     try:
-        source = open_source(con, path, work_dir)
+        source = open_source(con, path, ws.path / ".cxray-tmp")
     except SourceError as exc:
         raise ImportError_(str(exc)) from None
     try:
-        with _temporary_tables(con, stage, errors):
-            report("reading", 0.0)
+        with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
             plan = _plan(spec, source, options)
-            _stage(con, stage, spec, source, plan, options, ws, report)
-            report("validating", None)
-            rows_read = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
             known = set(ws.journey.touchpoints)
-            _validate(con, stage, errors, spec, plan, options, ws, known)
+            checks = _checks(spec, plan, ws, options, known)
+            typed = _typed_relation(con, spec, source, plan, options, checks, numbered=False)
+
+            # Pass 1: count, validate and collect touchpoints in one streaming scan.
+            summary = _scan_summary(con, spec, plan, typed, report)
             structural = _structural_rejects(con, source)
-            bad_rows = con.execute(f"SELECT count(DISTINCT __row) FROM {errors}").fetchone()[0]
-            rejected = bad_rows + len(structural)
-            rows_read += len(structural)
+            rows_read = summary["rows"] + len(structural)
+            rejected = summary["bad"] + len(structural)
 
             detail: list[dict] = []
+            numbered = None
             if rejected:
-                detail = _error_rows(con, errors, source, structural)
+                numbered = _typed_relation(con, spec, source, plan, options, checks, numbered=True)
+                _collect_bad_rows(con, bad_table, numbered, report)
+                detail = _error_rows(con, bad_table, source, plan, checks, structural)
                 if not options.skip_invalid:
                     raise _refusal(source, detail, rejected, options)
+            new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
 
-            new_touchpoints = _new_touchpoints(con, stage, errors, spec, known, rejected > 0)
-            report("writing", None)
+            # Pass 2: write. Keys repeated inside the file need ordering; most files have none.
+            valid = rows_read - rejected
+            repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
+            rows = typed
+            if repeats:
+                numbered = numbered or _typed_relation(
+                    con, spec, source, plan, options, checks, numbered=True
+                )
+                rows = (
+                    f"(SELECT * FROM {numbered} WHERE NOT __bad QUALIFY row_number() OVER "
+                    f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
+                )
             with warehouse.transaction():
-                imported, updated = _write(con, stage, errors, spec, rejected > 0)
-                valid = rows_read - rejected
+                imported, updated = _write(con, spec, rows, report)
                 duplicates = valid - imported - updated
-                _log_import(con, spec, source, started, rows_read, imported, updated,
-                            duplicates, rejected)
+                _log_import(
+                    con, spec, source, started, rows_read, imported, updated, duplicates, rejected
+                )
             quarantine = None
             if rejected:
-                quarantine = _write_quarantine(con, ws, stage, source, detail, plan)
+                quarantine = _write_quarantine(con, ws, bad_table, source, detail)
     finally:
         source.cleanup()
 
@@ -218,9 +233,9 @@ def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.Colum
     except cols.MappingError as exc:
         raise ImportError_(str(exc)) from None
     missing = [c for c in spec.required if c not in plan.sources and c not in plan.constants]
-    if spec.name == "feedback" and "score" not in plan.sources and "score" not in plan.constants:
-        if plan.constants.get("metric") not in (TEXT_METRIC, None) or "metric" in plan.sources:
-            missing.append("score")
+    no_score = "score" not in plan.sources and "score" not in plan.constants
+    if spec.name == "feedback" and no_score and plan.constants.get("metric") != TEXT_METRIC:
+        missing.append("score")  # only comment-only sources (--set metric=text) go without
     if missing:
         hint = ", ".join(f"--map YOUR_COLUMN={c}" for c in missing)
         raise ImportError_(
@@ -232,7 +247,10 @@ def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.Colum
 
 
 def _typed_expressions(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, source: Source, plan: cols.ColumnPlan,
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    source: Source,
+    plan: cols.ColumnPlan,
     options: ImportOptions,
 ) -> dict[str, str]:
     exprs: dict[str, str] = {}
@@ -267,7 +285,10 @@ def _typed_expressions(
 
 
 def _needs_fallback_formats(
-    con: duckdb.DuckDBPyConnection, source: Source, column: str, duck_type: str,
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    column: str,
+    duck_type: str,
     options: ImportOptions,
 ) -> bool:
     """Try the non-ISO layouts only when a sample of the column shows they are needed."""
@@ -290,28 +311,81 @@ def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
     return f"substr(md5(concat_ws(chr(31), {text})), 1, 24)"
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, stage: str, spec: TableSpec, source: Source,
-    plan: cols.ColumnPlan, options: ImportOptions, ws: Workspace, report: Progress,
-) -> None:
+def _typed_relation(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    source: Source,
+    plan: cols.ColumnPlan,
+    options: ImportOptions,
+    checks: list[Check],
+    numbered: bool,
+) -> str:
+    """The file as SQL: its raw columns, typed canonical ``__t_*`` columns and a ``__bad`` flag.
+
+    ``numbered`` adds ``__row``, the record's place in the file; it costs a window over the
+    whole file, so only the error and repeated-key paths ask for it.
+    """
     exprs = _typed_expressions(con, spec, source, plan, options)
     typed = ", ".join(f"{expr} AS __t_{name}" for name, expr in exprs.items())
-    position = "__line" if "__line" in source.columns else "row_number() OVER ()"
-    blank_filter = " WHERE __json_line IS NOT NULL" if source.format == "jsonl" else ""
-    inner = (
-        f"SELECT {position} AS __row, * FROM {source.relation}"
-        if position != "__line"
-        else f"SELECT * EXCLUDE (__line), __line AS __row FROM {source.relation}"
-    )
-    inner = f"SELECT * FROM ({inner}){blank_filter}"
+    if "__line" in source.columns:
+        inner = f"SELECT * EXCLUDE (__line), __line AS __row FROM {source.relation}"
+    elif numbered:
+        inner = f"SELECT row_number() OVER () AS __row, * FROM {source.relation}"
+    else:
+        inner = f"SELECT * FROM {source.relation}"
+    if source.format == "jsonl":
+        inner = f"SELECT * FROM ({inner}) WHERE __json_line IS NOT NULL"  # blank lines
     body = f"SELECT *, {typed} FROM ({inner})"
     id_expr = _id_expression(spec, plan)
     if id_expr:
         body = f"SELECT * REPLACE ({id_expr} AS __t_{spec.key}) FROM ({body})"
-    _run_with_progress(con, f"CREATE TEMP TABLE {stage} AS {body}", report)
+    conditions = [f"coalesce({_condition_sql(check, plan)}, false)" for check in checks]
+    if source.format == "jsonl":
+        conditions.append(f"NOT coalesce({JSON_OBJECT_LINE}, false)")
+    bad = " OR ".join(conditions) if conditions else "false"
+    return f"(SELECT *, ({bad}) AS __bad FROM ({body}))"
 
 
-def _run_with_progress(con: duckdb.DuckDBPyConnection, statement: str, report: Progress) -> None:
+def _scan_summary(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    plan: cols.ColumnPlan,
+    typed: str,
+    report: Progress,
+) -> dict[str, Any]:
+    # A 64-bit hash of the key (or of the content, for derived keys) tells cheaply whether any
+    # key repeats; a collision only sends the import down the exact, slower path.
+    if _id_expression(spec, plan):
+        hashed = "hash(" + ", ".join(f"__t_{c}" for c in spec.columns if c != spec.key) + ")"
+    else:
+        hashed = f"hash(__t_{spec.key})"
+    touchpoints = (
+        "list(DISTINCT __t_touchpoint) FILTER (WHERE NOT __bad AND __t_touchpoint IS NOT NULL)"
+        if "touchpoint" in spec.columns
+        else "[]"
+    )
+    query = (
+        f"SELECT count(*), count(*) FILTER (WHERE __bad), "
+        f"count(DISTINCT {hashed}) FILTER (WHERE NOT __bad), {touchpoints} FROM {typed}"
+    )
+    rows, bad, distinct_keys, seen = _run_with_progress(con, query, report, "checking")
+    return {"rows": rows, "bad": bad, "distinct_keys": distinct_keys, "touchpoints": seen or []}
+
+
+def _collect_bad_rows(
+    con: duckdb.DuckDBPyConnection, bad_table: str, numbered: str, report: Progress
+) -> None:
+    _run_with_progress(
+        con,
+        f"CREATE TEMP TABLE {bad_table} AS SELECT * FROM {numbered} WHERE __bad",
+        report,
+        "finding bad rows",
+    )
+
+
+def _run_with_progress(
+    con: duckdb.DuckDBPyConnection, statement: str, report: Progress, step: str
+) -> tuple:
     """Run a long statement while a thread reports DuckDB's own progress estimate."""
     done = threading.Event()
 
@@ -320,12 +394,15 @@ def _run_with_progress(con: duckdb.DuckDBPyConnection, statement: str, report: P
             with contextlib.suppress(Exception):
                 fraction = con.query_progress()
                 if fraction is not None and fraction >= 0:
-                    report("reading", min(fraction / 100.0, 1.0))
+                    report(step, min(fraction / 100.0, 1.0))
 
+    report(step, 0.0)
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
     try:
-        con.execute(statement)
+        # fetchall, not fetchone: DuckDB finishes the scan (and its rejects table) only then.
+        rows = con.execute(statement).fetchall()
+        return rows[0] if rows else ()
     except duckdb.Error as exc:
         raise ImportError_(f"cannot read the file: {exc}") from None
     finally:
@@ -334,79 +411,91 @@ def _run_with_progress(con: duckdb.DuckDBPyConnection, statement: str, report: P
 
 
 # -- validation -----------------------------------------------------------------------------
-def _checks(spec: TableSpec, plan: cols.ColumnPlan, ws: Workspace, options: ImportOptions,
-            known_touchpoints: set[str]) -> list[tuple[str, str, str]]:
-    """(canonical column, SQL condition that marks a bad row, reason)."""
-    checks: list[tuple[str, str, str]] = []
-    for column in spec.required:
-        if column in plan.constants:
-            continue
-        checks.append((column, f"__t_{column} IS NULL AND (raw IS NULL OR trim(raw) = '')",
-                       "missing value"))
+@dataclass(frozen=True)
+class Check:
+    """A validation rule: ``condition`` is SQL over the typed relation; ``raw`` stands for the
+    source column's text and ``{c}`` for the canonical column name."""
+
+    column: str
+    condition: str
+    reason: str
+
+
+def _condition_sql(check: Check, plan: cols.ColumnPlan) -> str:
+    src = plan.sources.get(check.column)
+    raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
+    return check.condition.replace("{c}", check.column).replace("{raw}", raw)
+
+
+def _checks(
+    spec: TableSpec,
+    plan: cols.ColumnPlan,
+    ws: Workspace,
+    options: ImportOptions,
+    known_touchpoints: set[str],
+) -> list[Check]:
+    blank = "({raw} IS NULL OR trim({raw}) = '')"
+    unreadable = "__t_{c} IS NULL AND {raw} IS NOT NULL AND trim({raw}) <> ''"
+    checks = [
+        Check(column, "__t_{c} IS NULL AND " + blank, "missing value")
+        for column in spec.required
+        if column not in plan.constants
+    ]
     for column, dtype in spec.schema.items():
-        src = plan.sources.get(column)
-        if src is None or column == spec.json_column:
+        if column not in plan.sources or column == spec.json_column:
             continue
         if dtype.is_timestamp():
-            checks.append((column, "__t_{c} IS NULL AND raw IS NOT NULL AND trim(raw) <> ''",
-                           "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"))
+            reason = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
+            checks.append(Check(column, unreadable, reason))
         elif dtype.is_floating():
-            checks.append((column, "__t_{c} IS NULL AND raw IS NOT NULL AND trim(raw) <> ''",
-                           "not a number"))
+            checks.append(Check(column, unreadable, "not a number"))
     if spec.json_column and spec.json_column in plan.sources:
-        checks.append((spec.json_column,
-                       "raw IS NOT NULL AND trim(raw) <> '' AND NOT json_valid(trim(raw))",
-                       "not valid JSON"))
+        checks.append(
+            Check(
+                spec.json_column,
+                "NOT " + blank + " AND NOT json_valid(trim({raw}))",
+                "not valid JSON",
+            )
+        )
     if spec.name == "feedback":
         scales = ws.journey.scales
         known = sorted({*scales, TEXT_METRIC})
         listed = ", ".join(sql_literal(m) for m in known)
-        checks.append(("metric", f"__t_metric IS NOT NULL AND __t_metric NOT IN ({listed})",
-                       f"unknown metric (known: {', '.join(known)}; add a scale in cxray.toml)"))
-        checks.append(("score", f"__t_score IS NULL AND __t_metric <> '{TEXT_METRIC}' "
-                       f"AND __t_metric IN ({listed}) AND (raw IS NULL OR trim(raw) = '')",
-                       "missing score"))
-        for metric, scale in scales.items():
-            checks.append((
+        checks.append(
+            Check(
+                "metric",
+                f"__t_metric IS NOT NULL AND __t_metric NOT IN ({listed})",
+                f"unknown metric (known: {', '.join(known)}; add a scale in cxray.toml)",
+            )
+        )
+        checks.append(
+            Check(
                 "score",
-                f"__t_metric = {sql_literal(metric)} AND "
-                f"(__t_score < {scale.min} OR __t_score > {scale.max})",
-                f"outside the {metric} scale {scale.min:g}–{scale.max:g}",
-            ))
+                f"__t_score IS NULL AND __t_metric <> '{TEXT_METRIC}' "
+                f"AND __t_metric IN ({listed}) AND " + blank,
+                "missing score",
+            )
+        )
+        for metric, scale in scales.items():
+            checks.append(
+                Check(
+                    "score",
+                    f"__t_metric = {sql_literal(metric)} AND "
+                    f"(__t_score < {scale.min} OR __t_score > {scale.max})",
+                    f"outside the {metric} scale {scale.min:g}–{scale.max:g}",
+                )
+            )
     if options.strict and "touchpoint" in plan.sources:
-        listed = ", ".join(sql_literal(t) for t in sorted(known_touchpoints)) or "NULL"
-        checks.append(("touchpoint", f"__t_touchpoint IS NOT NULL AND __t_touchpoint NOT IN ({listed})",
-                       "touchpoint not in the journey (--strict)"))
+        listed = ", ".join(sql_literal(t) for t in sorted(known_touchpoints))
+        unknown = f" AND __t_touchpoint NOT IN ({listed})" if listed else ""
+        checks.append(
+            Check(
+                "touchpoint",
+                f"__t_touchpoint IS NOT NULL{unknown}",
+                "touchpoint not in the journey (--strict)",
+            )
+        )
     return checks
-
-
-def _validate(
-    con: duckdb.DuckDBPyConnection, stage: str, errors: str, spec: TableSpec,
-    plan: cols.ColumnPlan, options: ImportOptions, ws: Workspace, known: set[str],
-) -> None:
-    con.execute(
-        f"CREATE TEMP TABLE {errors} (__row BIGINT, column_name VARCHAR, value VARCHAR, "
-        "reason VARCHAR)"
-    )
-    if "__json_line" in _stage_columns(con, stage):
-        con.execute(
-            f"INSERT INTO {errors} SELECT __row, '(line)', left(__json_line, 200), "
-            f"'not a JSON object' FROM {stage} WHERE NOT coalesce(json_valid(__json_line) "
-            "AND starts_with(ltrim(__json_line), '{'), false)"
-        )
-    for column, condition, reason in _checks(spec, plan, ws, options, known):
-        src = plan.sources.get(column)
-        raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
-        shown = src or column
-        cond = condition.replace("{c}", column).replace("raw", raw)
-        con.execute(
-            f"INSERT INTO {errors} SELECT __row, {sql_literal(shown)}, {raw}, "
-            f"{sql_literal(reason)} FROM {stage} WHERE {cond}"
-        )
-
-
-def _stage_columns(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {stage}").fetchall()]
 
 
 def _structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple[int, str]]:
@@ -414,9 +503,7 @@ def _structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[
     if source.format != "csv":
         return []
     try:
-        rows = con.execute(
-            "SELECT line, error_message FROM cxray_rejects ORDER BY line"
-        ).fetchall()
+        rows = con.execute("SELECT line, error_message FROM cxray_rejects ORDER BY line").fetchall()
     except duckdb.Error:
         return []
     finally:
@@ -427,40 +514,68 @@ def _structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[
 
 
 def _error_rows(
-    con: duckdb.DuckDBPyConnection, errors: str, source: Source,
+    con: duckdb.DuckDBPyConnection,
+    bad_table: str,
+    source: Source,
+    plan: cols.ColumnPlan,
+    checks: list[Check],
     structural: list[tuple[int, str]],
 ) -> list[dict]:
-    found = con.execute(
-        f"SELECT __row, column_name, value, reason FROM {errors} ORDER BY __row, column_name"
-    ).fetchall()
+    """Every (row, column, value, reason) among the bad rows, with the line a user sees."""
+    parts = []
+    if source.format == "jsonl":
+        parts.append(
+            f"SELECT __row, '(line)' AS column_name, left(__json_line, 200) AS value, "
+            f"'not a JSON object' AS reason FROM {bad_table} "
+            f"WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
+        )
+    # A line that is not JSON at all gets one reason, not one per missing field.
+    only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
+    for check in checks:
+        src = plan.sources.get(check.column)
+        raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
+        parts.append(
+            f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
+            f"{sql_literal(check.reason)} FROM {bad_table} "
+            f"WHERE coalesce({_condition_sql(check, plan)}, false){only_parsed}"
+        )
+    found = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall() if parts else []
     rows = {r[0] for r in found}
     if source.format == "csv":
         lines, malformed = csv_lines(source, rows, find_malformed=bool(structural))
         if structural and not malformed:  # encoding or quoting problems csv cannot see
-            malformed = [(line + source.row_offset - 1, msg) for line, msg in structural]
+            malformed = list(structural)
     else:
         lines = {r: r + source.row_offset for r in rows}
         malformed = []
     detail = [
-        {"file": str(source.path), source.position_label: line, "column": "", "value": "",
-         "reason": reason}
+        {
+            "file": str(source.path),
+            source.position_label: line,
+            "column": "",
+            "value": "",
+            "reason": reason,
+        }
         for line, reason in malformed
     ]
     for row, column, value, reason in found:
-        detail.append({
-            "file": str(source.path),
-            source.position_label: lines.get(row, row + source.row_offset),
-            "column": column,
-            "value": "" if value is None else str(value)[:200],
-            "reason": reason,
-            "__row": row,
-        })
+        detail.append(
+            {
+                "file": str(source.path),
+                source.position_label: lines.get(row, row + source.row_offset),
+                "column": column,
+                "value": "" if value is None else str(value)[:200],
+                "reason": reason,
+                "__row": row,
+            }
+        )
     detail.sort(key=lambda d: d[source.position_label])
     return detail
 
 
-def _refusal(source: Source, detail: list[dict], rejected: int,
-             options: ImportOptions) -> ImportError_:
+def _refusal(
+    source: Source, detail: list[dict], rejected: int, options: ImportOptions
+) -> ImportError_:
     label = source.position_label
     report = options.errors_file or Path.cwd() / f"{source.path.name}.errors.csv"
     fields = ["file", label, "column", "value", "reason"]
@@ -485,49 +600,29 @@ def _refusal(source: Source, detail: list[dict], rejected: int,
 
 
 # -- writing --------------------------------------------------------------------------------
-def _good_rows(stage: str, errors: str, any_bad: bool) -> str:
-    if not any_bad:
-        return stage
-    return f"(SELECT * FROM {stage} WHERE __row NOT IN (SELECT __row FROM {errors}))"
-
-
-def _new_touchpoints(con: duckdb.DuckDBPyConnection, stage: str, errors: str, spec: TableSpec,
-                     known: set[str], any_bad: bool) -> list[str]:
-    if "touchpoint" not in spec.columns:
-        return []
-    seen = con.execute(
-        f"SELECT DISTINCT __t_touchpoint FROM {_good_rows(stage, errors, any_bad)} "
-        "WHERE __t_touchpoint IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    return [name for (name,) in seen if name not in known]
-
-
-def _write(con: duckdb.DuckDBPyConnection, stage: str, errors: str, spec: TableSpec,
-           any_bad: bool) -> tuple[int, int]:
-    names = spec.columns
-    key = spec.key
-    typed = ", ".join(f"__t_{c} AS {quote_ident(c)}" for c in names)
-    # First occurrence of a key in the file wins; later ones count as duplicates.
-    unique = (
-        f"SELECT {typed} FROM {_good_rows(stage, errors, any_bad)} "
-        f"QUALIFY row_number() OVER (PARTITION BY __t_{key} ORDER BY __row) = 1"
+def _write(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: str, report: Progress
+) -> tuple[int, int]:
+    """Insert rows whose key is new (customers: update those that changed). Returns counts."""
+    typed = ", ".join(f"__t_{c} AS {quote_ident(c)}" for c in spec.columns)
+    relation = f"(SELECT {typed} FROM {rows} WHERE NOT __bad)"
+    updated = _update_customers(con, spec, relation) if spec.name == "customers" else 0
+    column_list = ", ".join(quote_ident(c) for c in spec.columns)
+    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {spec.name} LIMIT 1)")
+    if target_empty.fetchone()[0]:
+        new_rows = f"SELECT {column_list} FROM {relation}"  # nothing to be a duplicate of
+    else:
+        new_rows = (
+            f"SELECT {', '.join('u.' + quote_ident(c) for c in spec.columns)} FROM {relation} u "
+            f"ANTI JOIN {spec.name} t ON t.{spec.key} = u.{spec.key}"
+        )
+    (inserted,) = _run_with_progress(
+        con, f"INSERT INTO {spec.name} ({column_list}) {new_rows}", report, "writing"
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cxray_unique AS {unique}")
-    try:
-        updated = 0
-        if spec.name == "customers":
-            updated = _update_customers(con, spec)
-        column_list = ", ".join(quote_ident(c) for c in names)
-        inserted = con.execute(
-            f"INSERT INTO {spec.name} ({column_list}) SELECT {column_list} FROM cxray_unique u "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {spec.name} t WHERE t.{key} = u.{key})"
-        ).fetchone()[0]
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.cxray_unique")
     return int(inserted), int(updated)
 
 
-def _update_customers(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> int:
+def _update_customers(con: duckdb.DuckDBPyConnection, spec: TableSpec, relation: str) -> int:
     """Customers already known get what the file says new about them; blanks keep old values."""
     key = spec.key
     settable = [c for c in spec.columns if c not in (key, spec.json_column)]
@@ -536,32 +631,55 @@ def _update_customers(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> int:
         f"CAST(json_merge_patch(coalesce(t.{spec.json_column}, '{{}}'), "
         f"coalesce(u.{spec.json_column}, '{{}}')) AS VARCHAR)"
     )
-    sets.append(f"{spec.json_column} = CASE WHEN u.{spec.json_column} IS NULL "
-                f"THEN t.{spec.json_column} ELSE {merged} END")
+    sets.append(
+        f"{spec.json_column} = CASE WHEN u.{spec.json_column} IS NULL "
+        f"THEN t.{spec.json_column} ELSE {merged} END"
+    )
     differs = " OR ".join(
         [f"(u.{c} IS NOT NULL AND u.{c} IS DISTINCT FROM t.{c})" for c in settable]
-        + [f"(u.{spec.json_column} IS NOT NULL AND {merged} IS DISTINCT FROM "
-           f"t.{spec.json_column})"]
+        + [f"(u.{spec.json_column} IS NOT NULL AND {merged} IS DISTINCT FROM t.{spec.json_column})"]
     )
     result = con.execute(
-        f"UPDATE {spec.name} AS t SET {', '.join(sets)} FROM cxray_unique u "
+        f"UPDATE {spec.name} AS t SET {', '.join(sets)} FROM {relation} u "
         f"WHERE t.{key} = u.{key} AND ({differs})"
     ).fetchone()
     return int(result[0]) if result else 0
 
 
-def _log_import(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: Source,
-                started: dt.datetime, read: int, imported: int, updated: int,
-                duplicates: int, rejected: int) -> None:
+def _log_import(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    source: Source,
+    started: dt.datetime,
+    read: int,
+    imported: int,
+    updated: int,
+    duplicates: int,
+    rejected: int,
+) -> None:
     con.execute(
         "INSERT INTO cxray_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [uuid.uuid4().hex, spec.name, source.path.name, started, read, imported, updated,
-         duplicates, rejected],
+        [
+            uuid.uuid4().hex,
+            spec.name,
+            source.path.name,
+            started,
+            read,
+            imported,
+            updated,
+            duplicates,
+            rejected,
+        ],
     )
 
 
-def _write_quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, stage: str,
-                      source: Source, detail: list[dict], plan: cols.ColumnPlan) -> Path:
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    bad_table: str,
+    source: Source,
+    detail: list[dict],
+) -> Path:
     """The rejected rows as they were in the file, with where and why, for fixing and re-import."""
     folder = ws.path / "quarantine"
     folder.mkdir(exist_ok=True)
@@ -576,19 +694,19 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, stage: str,
             positions[d["__row"]] = d[label]
     raw_columns = [c for c in source.columns if not c.startswith("__")]
     selected = ", ".join(quote_ident(c) for c in raw_columns)
-    rows = con.execute(
-        f"SELECT __row, {selected} FROM {stage} WHERE __row IN "
-        f"(SELECT unnest(?::BIGINT[])) ORDER BY __row",
-        [sorted(reasons)],
-    ).fetchall()
+    rows = con.execute(f"SELECT __row, {selected} FROM {bad_table} ORDER BY __row").fetchall()
+    out_rows = [
+        [d[label], d["reason"]] + [""] * len(raw_columns)  # could not be split into columns
+        for d in detail
+        if "__row" not in d
+    ]
+    out_rows += [
+        [positions[row], "; ".join(reasons.get(row, ["invalid"])), *values]
+        for row, *values in rows
+        if row in positions
+    ]
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([label, "reason", *raw_columns])
-        out_rows = [
-            [d[label], d["reason"]] + [""] * len(raw_columns)  # could not be split into columns
-            for d in detail
-            if "__row" not in d
-        ]
-        out_rows += [[positions[row], "; ".join(reasons[row]), *values] for row, *values in rows]
         writer.writerows(sorted(out_rows, key=lambda r: r[0]))
     return out

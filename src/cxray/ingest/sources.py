@@ -20,9 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FORMATS = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
     ".xes": "xes",
 }
 
@@ -125,7 +130,11 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         "store_rejects = true, rejects_table = 'cxray_rejects', rejects_scan = 'cxray_rejects_scan')"
     )
     return Source(
-        path, "csv", relation, dict.fromkeys(names, "VARCHAR"), "line",
+        path,
+        "csv",
+        relation,
+        dict.fromkeys(names, "VARCHAR"),
+        "line",
         csv_dialect={"delimiter": delimiter, "quote": '"', "escape": '"'},
     )
 
@@ -158,12 +167,11 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot read as JSON Lines: {exc}") from None
     fields = ", ".join(
-        f"json_extract_string(line, {sql_literal('$.' + _json_path_key(k))}) AS {quote_ident(k)}"
+        f"CASE WHEN json_valid(line) THEN json_extract_string(line, "
+        f"{sql_literal('$.' + _json_path_key(k))}) END AS {quote_ident(k)}"
         for k in keys
     )
-    relation = (
-        f"(SELECT line AS __json_line{', ' + fields if fields else ''} FROM {lines})"
-    )
+    relation = f"(SELECT line AS __json_line{', ' + fields if fields else ''} FROM {lines})"
     columns = {k: "VARCHAR" for k in keys}
     return Source(path, "jsonl", relation, columns, "line", row_offset=0)
 
@@ -295,9 +303,7 @@ def csv_lines(
             if not record:
                 continue  # blank line
             if len(record) != width:
-                malformed.append(
-                    (start, f"expected {width} fields, found {len(record)}")
-                )
+                malformed.append((start, f"expected {width} fields, found {len(record)}"))
                 continue
             ordinal += 1
             if ordinal in rows:

@@ -25,9 +25,7 @@ class Status(Result):
     warnings: list[str] = field(default_factory=list)
 
     def to_pandas(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [{"table": name, "rows": rows} for name, rows in self.counts.items()]
-        )
+        return pd.DataFrame([{"table": name, "rows": rows} for name, rows in self.counts.items()])
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(dict(self.__dict__))
@@ -48,14 +46,20 @@ class Status(Result):
 def status(ws: Workspace) -> Status:
     events, feedback, customers = ws.events, ws.feedback, ws.customers
     counts = ws.warehouse.counts()
-    span = [events.ts.min().execute(), events.ts.max().execute(),
-            feedback.ts.min().execute(), feedback.ts.max().execute()]
+    span = [
+        events.ts.min().execute(),
+        events.ts.max().execute(),
+        feedback.ts.min().execute(),
+        feedback.ts.max().execute(),
+    ]
     stamps = [s for s in span if s is not None and not pd.isna(s)]
     first = min(stamps) if stamps else None
     last = max(stamps) if stamps else None
 
     per_touchpoint = events.group_by("touchpoint").aggregate(n=events.count()).execute()
-    touchpoint_counts = dict(zip(per_touchpoint.touchpoint, per_touchpoint.n.astype(int), strict=True))
+    touchpoint_counts = dict(
+        zip(per_touchpoint.touchpoint, per_touchpoint.n.astype(int), strict=True)
+    )
 
     warnings: list[str] = []
     journey = ws.journey
@@ -69,9 +73,13 @@ def status(ws: Workspace) -> Status:
         warnings.append(f"touchpoint(s) in the journey never seen in events: {', '.join(never)}")
     if counts["events"]:
         with_events = events.select("customer_id").distinct()
-        no_feedback = with_events.anti_join(
-            feedback.filter(feedback.customer_id.notnull()).select("customer_id"), "customer_id"
-        ).count().execute()
+        no_feedback = (
+            with_events.anti_join(
+                feedback.filter(feedback.customer_id.notnull()).select("customer_id"), "customer_id"
+            )
+            .count()
+            .execute()
+        )
         if no_feedback:
             warnings.append(f"{no_feedback:,} customer(s) with events but no feedback")
         if counts["customers"]:

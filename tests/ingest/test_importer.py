@@ -1,0 +1,216 @@
+"""Importing files: all or nothing, line-numbered errors, quarantine, dedupe, unknown touchpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import cxray
+from cxray.ingest.importer import ImportError_
+
+BAD_EVENTS = textwrap.dedent(
+    """\
+    klantnummer;tijdstip;activity;bedrag;note
+    c1;2024-03-01 10:00:00;order_placed;12,50;first
+    c1;2024-03-02T10:00:00+02:00;delivery;;
+    c2;01-03-2024 09:00;order_placed;1.234,56;x
+    c3;not a date;order_placed;3;
+    ;2024-03-01;order_plcaed;abc;
+    c4;2024-03-05;"two
+    lines";1;
+    c5;2024-03-05;order_placed;1;;extra
+    c6;2024-03-06;delivery;2;
+    """
+)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> cxray.Workspace:
+    workspace = cxray.init(tmp_path / "ws")
+    yield workspace
+    workspace.close()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def snapshot(ws: cxray.Workspace) -> tuple:
+    return ws.warehouse.counts(), ws.journey_path.read_text()
+
+
+def test_bad_rows_refuse_the_import_and_change_nothing(ws, tmp_path):
+    source = write(tmp_path / "events.csv", BAD_EVENTS)
+    before = snapshot(ws)
+    report = tmp_path / "errors.csv"
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", source, errors_file=report)
+    assert snapshot(ws) == before
+    message = str(refused.value)
+    # Lines as an editor shows them: the header is line 1, the quoted newline shifts line 9.
+    assert "line 5: tijdstip = 'not a date'" in message
+    assert "line 6: klantnummer = '': missing value" in message
+    assert "line 6: bedrag = 'abc': not a number" in message
+    assert "line 9: (row)" in message and "expected 5 fields, found 6" in message
+    assert refused.value.total == 3
+    rows = list(csv.DictReader(report.open()))
+    assert {(r["line"], r["column"]) for r in rows} == {
+        ("5", "tijdstip"),
+        ("6", "klantnummer"),
+        ("6", "bedrag"),
+        ("9", ""),
+    }
+    assert all(r["file"] == str(source) for r in rows)
+
+
+def test_skip_invalid_imports_the_rest_and_quarantines_the_bad(ws, tmp_path):
+    source = write(tmp_path / "events.csv", BAD_EVENTS)
+    result = ws.import_table("events", source, skip_invalid=True)
+    assert (result.rows_read, result.rows_imported, result.rows_rejected) == (8, 5, 3)
+    assert result.rows_read == (
+        result.rows_imported + result.rows_updated + result.rows_duplicate + result.rows_rejected
+    )
+    quarantined = list(csv.DictReader(open(result.quarantine, encoding="utf-8")))
+    assert [q["line"] for q in quarantined] == ["5", "6", "9"]
+    assert quarantined[0]["tijdstip"] == "not a date"
+    assert ws.warehouse.count("events") == 5
+
+
+def test_reimporting_the_same_file_changes_nothing(ws, tmp_path):
+    source = write(tmp_path / "events.csv", BAD_EVENTS)
+    first = ws.import_table("events", source, skip_invalid=True)
+    second = ws.import_table("events", source, skip_invalid=True)
+    assert second.rows_imported == 0
+    assert second.rows_duplicate == first.rows_imported
+    assert ws.warehouse.count("events") == first.rows_imported
+
+
+def test_values_are_typed_and_timestamps_are_utc(ws, tmp_path):
+    source = write(tmp_path / "events.csv", BAD_EVENTS)
+    ws.import_table("events", source, skip_invalid=True)
+    events = ws.events.execute().set_index("customer_id")
+    assert events.loc["c1"].set_index("touchpoint").loc["delivery", "ts"] == pd.Timestamp(
+        "2024-03-02 08:00", tz="UTC"
+    )
+    assert events.loc["c2", "ts"] == pd.Timestamp("2024-03-01 09:00", tz="UTC")  # day first
+    assert events.loc["c2", "value"] == pytest.approx(1234.56)  # Dutch decimal comma
+    first = events.loc["c1"].set_index("touchpoint").loc["order_placed"]
+    assert first["value"] == pytest.approx(12.5)
+    assert json.loads(first["properties"]) == {"note": "first"}
+
+
+def test_naive_timestamps_in_a_named_zone(ws, tmp_path):
+    source = write(
+        tmp_path / "e.csv",
+        "customer_id,ts,touchpoint\na,2024-07-01 10:00,x\nb,2024-01-01 10:00,x\n",
+    )
+    ws.import_table("events", source, timezone="Europe/Amsterdam")
+    ts = ws.events.order_by("customer_id").ts.execute().tolist()
+    assert ts == [
+        pd.Timestamp("2024-07-01 08:00", tz="UTC"),
+        pd.Timestamp("2024-01-01 09:00", tz="UTC"),
+    ]
+
+
+def test_unknown_touchpoints_are_added_unassigned_with_a_typo_hint(ws, tmp_path):
+    cxray.journey.add_touchpoints(ws.journey_path, ["order_placed"], phase="conversion")
+    ws.reload_journey()
+    source = write(tmp_path / "e.csv", "customer_id,ts,touchpoint\na,2024-01-01,order_plaeced\n")
+    result = ws.import_table("events", source)
+    assert result.new_touchpoints == ["order_plaeced"]
+    assert result.suggestions == {"order_plaeced": "order_placed"}
+    assert ws.journey.touchpoints["order_plaeced"].phase == "unassigned"
+    assert ws.journey.touchpoints["order_placed"].phase == "conversion"
+
+
+def test_strict_refuses_unknown_touchpoints(ws, tmp_path):
+    source = write(tmp_path / "e.csv", "customer_id,ts,touchpoint\na,2024-01-01,nieuw\n")
+    before = snapshot(ws)
+    with pytest.raises(ImportError_, match="touchpoint not in the journey"):
+        ws.import_table("events", source, strict=True)
+    assert snapshot(ws) == before
+
+
+def test_missing_required_column_names_the_fix(ws, tmp_path):
+    source = write(tmp_path / "e.csv", "who,when,what\na,2024-01-01,x\n")
+    with pytest.raises(ImportError_, match="required column.*customer_id.*--map"):
+        ws.import_table("events", source)
+    result = ws.import_table(
+        "events", source, {"who": "customer_id", "when": "ts", "what": "touchpoint"}
+    )
+    assert result.rows_imported == 1
+
+
+def test_feedback_scores_must_lie_on_the_scale(ws, tmp_path):
+    source = write(
+        tmp_path / "nps.csv",
+        "customer_id,ts,score,comment\na,2024-01-01,9,top\nb,2024-01-02,11,te hoog\n"
+        "c,2024-01-03,,\n",
+    )
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("feedback", source, constants={"metric": "nps"})
+    reasons = {(e["line"], e["reason"]) for e in refused.value.errors}
+    assert (3, "outside the nps scale 0–10") in reasons
+    assert (4, "missing score") in reasons
+    result = ws.import_table("feedback", source, constants={"metric": "nps"}, skip_invalid=True)
+    assert (result.rows_imported, result.rows_rejected) == (1, 2)
+
+
+def test_explicit_ids_first_occurrence_wins(ws, tmp_path):
+    source = write(
+        tmp_path / "e.csv",
+        "event_id,customer_id,ts,touchpoint\n1,a,2024-01-01,x\n1,a,2024-01-02,y\n2,b,2024-01-01,x\n",
+    )
+    result = ws.import_table("events", source)
+    assert (result.rows_imported, result.rows_duplicate) == (2, 1)
+    assert ws.events.filter(ws.events.event_id == "1").touchpoint.execute().tolist() == ["x"]
+
+
+def test_customers_are_updated_not_duplicated(ws, tmp_path):
+    first = write(tmp_path / "c1.csv", "customer_id,segment,plan\na,consumer,basic\nb,business,\n")
+    ws.import_table("customers", first)
+    second = write(tmp_path / "c2.csv", "customer_id,segment\na,business\nb,business\nc,consumer\n")
+    result = ws.import_table("customers", second)
+    assert (result.rows_imported, result.rows_updated, result.rows_duplicate) == (1, 1, 1)
+    rows = ws.customers.execute().set_index("customer_id")
+    assert rows.loc["a", "segment"] == "business"
+    assert json.loads(rows.loc["a", "attributes"]) == {"plan": "basic"}  # kept from before
+
+
+def test_parquet_and_jsonl_report_rows_and_lines(ws, tmp_path):
+    table = pa.table(
+        {
+            "customer_id": ["a", None, "c"],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+            "touchpoint": ["x", "y", "z"],
+        }
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    with pytest.raises(ImportError_, match=r"row 2: customer_id"):
+        ws.import_table("events", tmp_path / "e.parquet")
+    lines = [
+        json.dumps({"customer_id": "a", "ts": "2024-01-01T00:00:00Z", "touchpoint": "x"}),
+        "",
+        "{broken",
+        json.dumps({"customer_id": "b", "ts": "2024-01-01", "touchpoint": "x", "meta": {"k": 1}}),
+    ]
+    write(tmp_path / "e.jsonl", "\n".join(lines) + "\n")
+    with pytest.raises(ImportError_, match=r"line 3: \(line\)"):
+        ws.import_table("events", tmp_path / "e.jsonl")
+    result = ws.import_table("events", tmp_path / "e.jsonl", skip_invalid=True)
+    assert (result.rows_read, result.rows_imported, result.rows_rejected) == (3, 2, 1)
+
+
+def test_unknown_file_type_is_a_clear_error(ws, tmp_path):
+    with pytest.raises(ImportError_, match="unknown file type"):
+        ws.import_table("events", write(tmp_path / "e.xlsx", "x"))
+    with pytest.raises(ImportError_, match="no such file"):
+        ws.import_table("events", tmp_path / "missing.csv")

@@ -1,0 +1,42 @@
+"""Readers on real public event logs (XES)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from lxml import etree
+
+import cxray
+from tests.conftest import SHARED_DATA
+
+RECEIPT = SHARED_DATA / "receipt" / "receipt.xes.gz"
+
+
+def count_events(path) -> tuple[int, set[str]]:
+    events, cases = 0, set()
+    with gzip.open(path, "rb") as handle:
+        for _, element in etree.iterparse(handle, tag="{*}trace"):
+            for child in element:
+                tag = etree.QName(child).localname
+                if tag == "string" and child.get("key") == "concept:name":
+                    cases.add(child.get("value"))
+                elif tag == "event":
+                    events += 1
+            element.clear()
+    return events, cases
+
+
+@pytest.mark.skipif(not RECEIPT.exists(), reason="shared data not available")
+def test_xes_event_log_imports_every_event(tmp_path):
+    ws = cxray.init(tmp_path / "ws")
+    result = ws.import_table("events", RECEIPT)
+    expected_events, cases = count_events(RECEIPT)
+    assert result.rows_read == expected_events == 8577
+    assert result.rows_imported + result.rows_duplicate == expected_events
+    assert ws.events.customer_id.nunique().execute() == len(cases) == 1434
+    assert ws.events.ts.isnull().sum().execute() == 0
+    assert len(ws.journey.unassigned) == ws.events.touchpoint.nunique().execute() == 27
+    again = ws.import_table("events", RECEIPT)
+    assert again.rows_imported == 0
+    ws.close()
