@@ -78,7 +78,8 @@ def test_skip_invalid_imports_the_rest_and_quarantines_the_bad(ws, tmp_path):
     assert result.rows_read == (
         result.rows_imported + result.rows_updated + result.rows_duplicate + result.rows_rejected
     )
-    quarantined = list(csv.DictReader(open(result.quarantine, encoding="utf-8")))
+    with open(result.quarantine, encoding="utf-8") as handle:
+        quarantined = list(csv.DictReader(handle))
     assert [q["line"] for q in quarantined] == ["5", "6", "9"]
     assert quarantined[0]["tijdstip"] == "not a date"
     assert ws.warehouse.count("events") == 5
@@ -141,7 +142,7 @@ def test_strict_refuses_unknown_touchpoints(ws, tmp_path):
 
 def test_missing_required_column_names_the_fix(ws, tmp_path):
     source = write(tmp_path / "e.csv", "who,when,what\na,2024-01-01,x\n")
-    with pytest.raises(ImportError_, match="required column.*customer_id.*--map"):
+    with pytest.raises(ImportError_, match=r"required column.*customer_id.*--map"):
         ws.import_table("events", source)
     result = ws.import_table(
         "events", source, {"who": "customer_id", "when": "ts", "what": "touchpoint"}

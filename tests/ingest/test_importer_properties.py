@@ -103,7 +103,8 @@ def test_bad_rows_are_reported_on_the_line_an_editor_shows(tmp_path, records, ba
             raise AssertionError("import with bad rows was accepted")
         except ImportError_ as refused:
             assert refused.total == len(broken)
-        reported = [int(r["line"]) for r in csv.DictReader(open(case / "errors.csv"))]
+        with open(case / "errors.csv", encoding="utf-8") as handle:
+            reported = [int(r["line"]) for r in csv.DictReader(handle)]
         assert reported == expected_lines
         assert ws.warehouse.count("events") == 0
     finally:
