@@ -347,3 +347,182 @@ def demo(
 def main() -> None:  # pragma: no cover - console entry
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()
+
+
+# -- analyses: where customers drop off and how touchpoints are experienced -----------------
+class _Framed(Result):
+    """Show one frame of a multi-frame result in table/csv output (JSON keeps them all)."""
+
+    def __init__(self, result: Result, frame: Any):
+        self.result, self.frame = result, frame
+
+    def to_pandas(self) -> Any:
+        return self.frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result.to_dict()
+
+    def summary(self, lang: str = "en") -> str:
+        return self.result.summary(lang)
+
+
+def _run(path: Path, question: Callable[[cxray.Workspace], Result]) -> Result:
+    ws = open_workspace(path)
+    try:
+        return question(ws)
+    except (ValueError, KeyError) as exc:
+        fail(str(exc))
+        raise
+    finally:
+        ws.close()
+
+
+def _period(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    if ".." not in text:
+        fail(f"a period is START..END, e.g. 2024-01-01..2024-03-31; got {text!r}")
+    start, end = text.split("..", 1)
+    return start, end
+
+
+@app.command()
+def metrics(
+    path: WorkspaceArg,
+    metric: Annotated[
+        str | None, typer.Option(help="nps, ces, csat, rating… (default: all).")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="touchpoint, phase, channel, segment, month or a customer attribute."),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="Only answers from this date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Only answers before this date.")] = None,
+    min_n: Annotated[int, typer.Option(help="Below this many answers: flagged too few.")] = 30,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """NPS, CES and CSAT with n and 95% intervals, overall or per group."""
+    result = _run(path, lambda ws: ws.metrics(metric, by, start=start, end=end, min_n=min_n))
+    render(result, fmt, lang)
+
+
+@app.command()
+def compare(
+    path: WorkspaceArg,
+    metric: Annotated[str, typer.Option(help="The metric to compare, e.g. nps.")] = "nps",
+    by: Annotated[str | None, typer.Option(help="Groups (default: segment).")] = None,
+    before: Annotated[str | None, typer.Option(help="Reference period START..END.")] = None,
+    after: Annotated[str | None, typer.Option(help="Period to compare START..END.")] = None,
+    fdr: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Which differences are real: two periods per group, or each group against the rest."""
+    periods = None
+    if before or after:
+        if not (before and after):
+            fail("give both --before and --after periods")
+        periods = (_period(before), _period(after))
+    result = _run(path, lambda ws: ws.compare(metric, by=by, periods=periods, fdr=fdr))
+    render(result, fmt, lang)
+
+
+@app.command()
+def funnel(
+    path: WorkspaceArg,
+    phases: Annotated[
+        str | None, typer.Option(help="Comma-separated phases in journey order (default: all).")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Days allowed to reach the next phase.")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="segment, cohort or a customer attribute.")] = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Customers per phase, conversion, drop-off (censored apart) and time to the next phase."""
+    chosen = [p.strip() for p in phases.split(",")] if phases else None
+    result = _run(path, lambda ws: ws.funnel(chosen, window_days=window, by=by))
+    render(result, fmt, lang)
+
+
+@app.command()
+def dropoff(
+    path: WorkspaceArg,
+    top: Annotated[int, typer.Option(help="How many touchpoints to show.")] = 20,
+    by_phase: Annotated[bool, typer.Option(help="Per phase instead of per touchpoint.")] = False,
+    rank_by: Annotated[str, typer.Option(help="count or lift.")] = "count",
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Where customers leave: the last touchpoint before churn, by count and lift."""
+    result = _run(path, lambda ws: ws.dropoff(top=top, by_phase=by_phase, rank_by=rank_by))
+    render(result, fmt, lang)
+
+
+class FlowView(StrEnum):
+    edges = "edges"
+    variants = "variants"
+    sankey = "sankey"
+
+
+@app.command()
+def flows(
+    path: WorkspaceArg,
+    show: Annotated[FlowView, typer.Option(help="edges, variants or sankey.")] = FlowView.edges,
+    segment: Annotated[str | None, typer.Option(help="Only this customer segment.")] = None,
+    start: Annotated[str | None, typer.Option(help="Only events from this date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Only events before this date.")] = None,
+    only: Annotated[str | None, typer.Option(help="churned or retained.")] = None,
+    top_variants: Annotated[int, typer.Option(help="How many path variants.")] = 20,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Directly-follows graph, top path variants and phase-to-phase flows."""
+    result = _run(
+        path,
+        lambda ws: ws.flows(
+            segment=segment, start=start, end=end, only=only, top_variants=top_variants
+        ),
+    )
+    render(_Framed(result, getattr(result, show.value)), fmt, lang)
+
+
+@app.command()
+def retention(
+    path: WorkspaceArg,
+    period: Annotated[str, typer.Option(help="week, month or quarter.")] = "month",
+    max_periods: Annotated[int, typer.Option(help="How many periods after acquisition.")] = 24,
+    wide: Annotated[bool, typer.Option(help="Cohorts × periods matrix.")] = False,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Cohort retention: share of each acquisition cohort not churned after k periods."""
+    result = _run(path, lambda ws: ws.retention(period=period, max_periods=max_periods))
+    frame = result.to_pandas(wide=True).reset_index() if wide else result.to_pandas()
+    render(_Framed(result, frame), fmt, lang)
+
+
+@app.command()
+def survival(
+    path: WorkspaceArg,
+    by: Annotated[str | None, typer.Option(help="segment or a customer attribute.")] = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Kaplan–Meier survival to churn with 95% intervals and median lifetime."""
+    result = _run(path, lambda ws: ws.survival(by=by))
+    render(result, fmt, lang)
+
+
+@app.command("early-churn")
+def early_churn(
+    path: WorkspaceArg,
+    days: Annotated[int, typer.Option(help="The first days of a customer's life.")] = 100,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Share of new customers who left within their first N days, per acquisition cohort."""
+    result = _run(path, lambda ws: ws.early_churn(days=days))
+    render(result, fmt, lang)

@@ -111,9 +111,58 @@ class Workspace:
 
     # -- questions ------------------------------------------------------------------------
     def status(self) -> Status:
+        """Journey, table counts, date range and data-quality warnings."""
         from cxray.ingest.status import status
 
         return status(self)
+
+    def metrics(self, metric: str | None = None, by: str | None = None, **options: Any):
+        """NPS, CES, CSAT and ratings with n and 95% intervals, overall or per group."""
+        from cxray.analysis.metrics import metrics
+
+        return metrics(self, metric=metric, by=by, **options)
+
+    def compare(self, metric: str, by: str | None = None, **options: Any):
+        """Which differences between periods or segments are real (false-discovery controlled)."""
+        from cxray.analysis.metrics import compare
+
+        return compare(self, metric, by=by, **options)
+
+    def funnel(self, phases: list[str] | None = None, **options: Any):
+        """Customers per phase, conversion, drop-off and time to the next phase."""
+        from cxray.analysis.funnel import funnel
+
+        return funnel(self, phases=phases, **options)
+
+    def dropoff(self, **options: Any):
+        """The last touchpoint before customers leave, by count and lift."""
+        from cxray.analysis.dropoff import dropoff
+
+        return dropoff(self, **options)
+
+    def flows(self, **options: Any):
+        """Directly-follows graph, path variants and phase-to-phase Sankey data."""
+        from cxray.analysis.flows import flows
+
+        return flows(self, **options)
+
+    def retention(self, **options: Any):
+        """Monthly cohort retention matrix."""
+        from cxray.analysis.retention import retention
+
+        return retention(self, **options)
+
+    def survival(self, by: str | None = None, **options: Any):
+        """Kaplan–Meier survival to churn with 95% intervals and median lifetime."""
+        from cxray.analysis.survival import survival
+
+        return survival(self, by=by, **options)
+
+    def early_churn(self, days: int = 100, **options: Any):
+        """Share of new customers who churned within their first days, per cohort."""
+        from cxray.analysis.retention import early_churn
+
+        return early_churn(self, days=days, **options)
 
 
 def init(

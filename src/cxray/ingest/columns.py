@@ -143,36 +143,57 @@ def plan_columns(
 
 
 # -- typed expressions ----------------------------------------------------------------------
+# Conversions run in two layers: first each source column is cleaned once (``clean_expr``),
+# then typed from the cleaned value. Repeating the cleaning inside every CASE branch and
+# validation rule made DuckDB evaluate it many times over.
 WHITESPACE = "' \t\r\n'"
 
 
-def text_expr(column: str) -> str:
-    """Text with surrounding whitespace (spaces, tabs, line breaks) removed; blank is NULL."""
-    return f"NULLIF(trim(CAST({quote_ident(column)} AS VARCHAR), {WHITESPACE}), '')"
+def is_text(duck_type: str) -> bool:
+    return duck_type.upper() == "VARCHAR"
 
 
-def number_expr(column: str, duck_type: str) -> str:
+def clean_expr(column: str, duck_type: str) -> str:
+    """Text with surrounding whitespace (spaces, tabs, line breaks) removed; blank is NULL.
+
+    Columns the file already types (Parquet) are passed through untouched.
+    """
+    if not is_text(duck_type):
+        return quote_ident(column)
     col = quote_ident(column)
+    # trim() with a character set is several times slower than a look at both ends first.
+    return (
+        f"NULLIF(CASE WHEN ascii({col}) <= 32 OR ascii(right({col}, 1)) <= 32 "
+        f"THEN trim({col}, {WHITESPACE}) ELSE {col} END, '')"
+    )
+
+
+def text_expr(value: str, duck_type: str) -> str:
+    return value if is_text(duck_type) else f"CAST({value} AS VARCHAR)"
+
+
+def number_expr(value: str, duck_type: str) -> str:
     if duck_type.upper().startswith(NUMERIC_TYPES):
-        return f"CAST({col} AS DOUBLE)"
-    v = text_expr(column)
+        return f"CAST({value} AS DOUBLE)"
+    if not is_text(duck_type):
+        return f"TRY_CAST({value} AS DOUBLE)"
+    v = value
     # 12,5 and 1.234,56 are Dutch decimals; 1,234.56 keeps its English thousands separator.
     return (
         f"CASE WHEN NOT contains({v}, ',') THEN TRY_CAST({v} AS DOUBLE) "
-        f"WHEN contains({v}, '.') AND strpos({v}, '.') > strpos({v}, ',') "
+        f"WHEN strpos({v}, '.') > strpos({v}, ',') "
         f"THEN TRY_CAST(replace({v}, ',', '') AS DOUBLE) "
         f"ELSE TRY_CAST(replace(replace({v}, '.', ''), ',', '.') AS DOUBLE) END"
     )
 
 
 def timestamp_expr(
-    column: str,
+    value: str,
     duck_type: str,
     timezone: str | None,
     timestamp_format: str | None,
     with_fallbacks: bool,
 ) -> str:
-    col = quote_ident(column)
     upper = duck_type.upper()
     zone = sql_literal(timezone) if timezone else None
 
@@ -180,10 +201,10 @@ def timestamp_expr(
         return f"timezone({zone}, {naive})" if zone else f"CAST({naive} AS TIMESTAMPTZ)"
 
     if upper == "TIMESTAMP WITH TIME ZONE":
-        return col
+        return value
     if upper.startswith("TIMESTAMP") or upper == "DATE":
-        return localise(f"CAST({col} AS TIMESTAMP)")
-    v = text_expr(column)
+        return localise(f"CAST({value} AS TIMESTAMP)")
+    v = text_expr(value, duck_type)
     if timestamp_format:
         has_zone = "%z" in timestamp_format or "%Z" in timestamp_format
         parsed = f"try_strptime({v}, {sql_literal(timestamp_format)})"
@@ -202,17 +223,16 @@ def timestamp_expr(
     return f"coalesce({iso}, {fallback})"
 
 
-def json_expr(column: str | None, extras: list[str]) -> str:
+def json_expr(value: str | None, duck_type: str | None, extras: list[str]) -> str:
     """The JSON column: an explicit JSON column merged with the extra columns packed as keys."""
     packed = None
     if extras:
         pairs = ", ".join(f"{sql_literal(c)}, {quote_ident(c)}" for c in extras)
         packed = f"CAST(json_object({pairs}) AS VARCHAR)"
-    explicit = (
-        f"CASE WHEN json_valid({text_expr(column)}) THEN {text_expr(column)} END"
-        if column
-        else None
-    )
+    explicit = None
+    if value is not None:
+        text = text_expr(value, duck_type or "VARCHAR")
+        explicit = f"CASE WHEN json_valid({text}) THEN {text} END"
     if explicit and packed:
         return f"CAST(json_merge_patch(coalesce({explicit}, '{{}}'), {packed}) AS VARCHAR)"
     return explicit or packed or "CAST(NULL AS VARCHAR)"

@@ -253,30 +253,28 @@ def _typed_expressions(
     plan: cols.ColumnPlan,
     options: ImportOptions,
 ) -> dict[str, str]:
+    """canonical column -> SQL over the cleaned ``__s_<column>`` values."""
     exprs: dict[str, str] = {}
     for column, dtype in spec.schema.items():
-        if column == spec.json_column:
-            exprs[column] = cols.json_expr(plan.sources.get(column), plan.extras)
-            continue
-        if column in plan.constants:
-            exprs[column] = f"CAST({sql_literal(plan.constants[column])} AS VARCHAR)"
-            if dtype.is_floating():
-                exprs[column] = f"TRY_CAST({sql_literal(plan.constants[column])} AS DOUBLE)"
-            continue
         src = plan.sources.get(column)
-        if src is None:
+        duck_type = source.columns[src] if src else "VARCHAR"
+        value = f"__s_{column}"
+        if column == spec.json_column:
+            exprs[column] = cols.json_expr(value if src else None, duck_type, plan.extras)
+        elif column in plan.constants:
+            constant = sql_literal(plan.constants[column])
+            exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
+        elif src is None:
             exprs[column] = "NULL"
-            continue
-        duck_type = source.columns[src]
-        if dtype.is_timestamp():
+        elif dtype.is_timestamp():
             fallbacks = _needs_fallback_formats(con, source, src, duck_type, options)
             exprs[column] = cols.timestamp_expr(
-                src, duck_type, options.timezone, options.timestamp_format, fallbacks
+                value, duck_type, options.timezone, options.timestamp_format, fallbacks
             )
         elif dtype.is_floating():
-            exprs[column] = cols.number_expr(src, duck_type)
+            exprs[column] = cols.number_expr(value, duck_type)
         else:
-            exprs[column] = cols.text_expr(src)
+            exprs[column] = cols.text_expr(value, duck_type)
     if spec.name == "feedback":
         exprs["metric"] = f"lower({exprs['metric']})"
     if "language" in exprs and exprs["language"] != "NULL":
@@ -292,23 +290,36 @@ def _needs_fallback_formats(
     options: ImportOptions,
 ) -> bool:
     """Try the non-ISO layouts only when a sample of the column shows they are needed."""
-    if options.timestamp_format or duck_type.upper() != "VARCHAR":
+    if options.timestamp_format or not cols.is_text(duck_type):
         return False
-    iso = cols.timestamp_expr(column, duck_type, options.timezone, None, with_fallbacks=False)
+    clean = cols.clean_expr(column, duck_type)
+    iso = cols.timestamp_expr("v", duck_type, options.timezone, None, with_fallbacks=False)
     failures = con.execute(
-        f"SELECT count(*) FROM (SELECT {quote_ident(column)} FROM {source.relation} "
-        f"WHERE {cols.text_expr(column)} IS NOT NULL LIMIT 2000) WHERE {iso} IS NULL"
+        f"SELECT count(*) FROM (SELECT {clean} AS v FROM {source.relation} "
+        f"WHERE {clean} IS NOT NULL LIMIT 2000) WHERE {iso} IS NULL"
     ).fetchone()[0]
     return failures > 0
 
 
 def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
-    """A content-derived key where the file has none, so re-imports find the same rows."""
+    """A content-derived key where the file has none, so re-imports find the same rows.
+
+    md5 (not DuckDB's faster ``hash``) because ids are stored: they must not change when the
+    engine is upgraded. Timestamps enter as epoch microseconds, the cheapest exact text form.
+    """
     if spec.key in plan.sources or spec.key in plan.constants:
         return None
-    parts = [c for c in spec.columns if c != spec.key]
-    text = ", ".join(f"coalesce(CAST(__t_{c} AS VARCHAR), '')" for c in parts)
-    return f"substr(md5(concat_ws(chr(31), {text})), 1, 24)"
+    parts = []
+    for column, dtype in spec.schema.items():
+        if column == spec.key:
+            continue
+        value = (
+            f"CAST(epoch_us(__t_{column}) AS VARCHAR)"
+            if dtype.is_timestamp()
+            else (f"CAST(__t_{column} AS VARCHAR)")
+        )
+        parts.append(f"coalesce({value}, '')")
+    return f"substr(md5(concat_ws(chr(31), {', '.join(parts)})), 1, 24)"
 
 
 def _typed_relation(
@@ -335,6 +346,12 @@ def _typed_relation(
         inner = f"SELECT * FROM {source.relation}"
     if source.format == "jsonl":
         inner = f"SELECT * FROM ({inner}) WHERE __json_line IS NOT NULL"  # blank lines
+    cleaned = ", ".join(
+        f"{cols.clean_expr(src, source.columns[src])} AS __s_{column}"
+        for column, src in plan.sources.items()
+    )
+    if cleaned:
+        inner = f"SELECT *, {cleaned} FROM ({inner})"
     body = f"SELECT *, {typed} FROM ({inner})"
     id_expr = _id_expression(spec, plan)
     if id_expr:
@@ -413,8 +430,8 @@ def _run_with_progress(
 # -- validation -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Check:
-    """A validation rule: ``condition`` is SQL over the typed relation; ``raw`` stands for the
-    source column's text and ``{c}`` for the canonical column name."""
+    """A validation rule: ``condition`` is SQL over the typed relation, where ``{raw}`` stands
+    for the cleaned source value (NULL when blank) and ``{c}`` for the canonical column name."""
 
     column: str
     condition: str
@@ -422,9 +439,8 @@ class Check:
 
 
 def _condition_sql(check: Check, plan: cols.ColumnPlan) -> str:
-    src = plan.sources.get(check.column)
-    raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
-    return check.condition.replace("{c}", check.column).replace("{raw}", raw)
+    cleaned = f"__s_{check.column}" if check.column in plan.sources else "NULL"
+    return check.condition.replace("{c}", check.column).replace("{raw}", cleaned)
 
 
 def _checks(
@@ -434,8 +450,8 @@ def _checks(
     options: ImportOptions,
     known_touchpoints: set[str],
 ) -> list[Check]:
-    blank = "({raw} IS NULL OR trim({raw}) = '')"
-    unreadable = "__t_{c} IS NULL AND {raw} IS NOT NULL AND trim({raw}) <> ''"
+    blank = "{raw} IS NULL"  # cleaned values are NULL when blank
+    unreadable = "__t_{c} IS NULL AND {raw} IS NOT NULL"
     checks = [
         Check(column, "__t_{c} IS NULL AND " + blank, "missing value")
         for column in spec.required
@@ -453,7 +469,7 @@ def _checks(
         checks.append(
             Check(
                 spec.json_column,
-                "NOT " + blank + " AND NOT json_valid(trim({raw}))",
+                "{raw} IS NOT NULL AND NOT json_valid(CAST({raw} AS VARCHAR))",
                 "not valid JSON",
             )
         )

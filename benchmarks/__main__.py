@@ -1,0 +1,23 @@
+"""Run every benchmark: `python -m benchmarks [name ...]` (names: import, analysis)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = ["bench_import", "bench_analysis"]
+
+
+def main(argv: list[str]) -> None:
+    chosen = [f"bench_{name}" for name in argv] or SUITES
+    for name in chosen:
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError:
+            print(f"(no benchmark {name})")
+            continue
+        module.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
