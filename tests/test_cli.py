@@ -1,0 +1,69 @@
+"""The CLI mirrors the Python API; data output is machine-readable."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from cxray.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_init_import_status_round_trip(tmp_path):
+    ws = tmp_path / "ws"
+    assert invoke("init", ws, "--template", "aacsd").exit_code == 0
+    source = tmp_path / "events.csv"
+    source.write_text("customer_id,ts,touchpoint\na,2024-01-01,order\nb,2024-01-02,order\n")
+    result = invoke("import", ws, "events", source)
+    assert result.exit_code == 0, result.output
+    assert "2 rows read = 2 imported + 0 updated + 0 duplicates + 0 rejected" in result.output
+    status = json.loads(invoke("status", ws, "--format", "json").stdout)
+    assert status["counts"] == {"customers": 0, "events": 2, "feedback": 0}
+    assert status["journey"]["phases"][0] == "awareness"
+    assert any("no phase yet" in w for w in status["warnings"])
+    csv_out = invoke("status", ws, "--format", "csv").stdout.splitlines()
+    assert csv_out[0] == "table,rows" and "events,2" in csv_out
+
+
+def test_refused_import_exits_nonzero_with_lines(tmp_path):
+    ws = tmp_path / "ws"
+    invoke("init", ws)
+    source = tmp_path / "bad.csv"
+    source.write_text("customer_id,ts,touchpoint\na,yesterday,order\n")
+    result = invoke("import", ws, "events", source, "--errors-file", tmp_path / "e.csv")
+    assert result.exit_code == 1
+    assert "line 2: ts = 'yesterday'" in result.output
+    status = json.loads(invoke("status", ws, "--format", "json").stdout)
+    assert status["counts"]["events"] == 0
+
+
+def test_import_json_output_and_mapping(tmp_path):
+    ws = tmp_path / "ws"
+    invoke("init", ws)
+    source = tmp_path / "nps.csv"
+    source.write_text("klant,datum,cijfer\na,2024-01-01,9\n")
+    result = invoke(
+        "import", ws, "feedback", source, "--map", "cijfer=score", "--set", "metric=nps",
+        "--format", "json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["rows_imported"] == 1
+    assert data["column_map"] == {"score": "cijfer", "customer_id": "klant", "ts": "datum"}
+
+
+def test_dutch_messages(tmp_path):
+    result = invoke("init", tmp_path / "ws", "--lang", "nl")
+    assert "Werkruimte" in result.output
+
+
+def test_not_a_workspace_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["status", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a cxray workspace" in result.output
