@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 import tomlkit
@@ -67,7 +68,8 @@ def make_workspace(tmp_path: Path) -> Callable[..., cxray.Workspace]:
             (schema.FEEDBACK, feedback),
         ):
             if rows is not None and len(rows):
-                ws.warehouse.backend.insert(spec.name, _frame_for(spec, rows))
+                frame = ibis.memtable(_frame_for(spec, rows), schema=spec.schema)
+                ws.warehouse.backend.insert(spec.name, frame)
         opened.append(ws)
         return ws
 
