@@ -1,9 +1,9 @@
 """cxray: customer-experience analytics on your own journey data.
 
-    >>> import cxray
-    >>> ws = cxray.init("my-workspace", template="five-phase")
-    >>> ws.import_table("events", "events.csv")
-    >>> ws.status()
+>>> import cxray
+>>> ws = cxray.init("my-workspace", template="five-phase")
+>>> ws.import_table("events", "events.csv")
+>>> ws.status()
 """
 
 from cxray.journey import Journey

@@ -21,7 +21,14 @@ TEMPLATES: dict[str, list[str]] = {
     "five-phase": ["awareness", "consideration", "conversion", "loyalty", "advocacy"],
     "aacsd": ["awareness", "consideration", "action", "service", "delight"],
     "coleman": [
-        "assess", "admit", "affirm", "activate", "acclimate", "accomplish", "adopt", "advocate",
+        "assess",
+        "admit",
+        "affirm",
+        "activate",
+        "acclimate",
+        "accomplish",
+        "adopt",
+        "advocate",
     ],
 }
 
@@ -165,7 +172,7 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     touchpoints: dict[str, Touchpoint] = {}
     for name, spec in (data.get("touchpoints") or {}).items():
         if not isinstance(spec, dict):
-            raise fail(f"touchpoints.{name}", "must be a table, e.g. phase = \"conversion\"")
+            raise fail(f"touchpoints.{name}", 'must be a table, e.g. phase = "conversion"')
         phase = spec.get("phase", UNASSIGNED)
         if phase != UNASSIGNED and phase not in phases:
             raise fail(
@@ -173,7 +180,12 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
                 f"phase {phase!r} is not one of the journey's phases ({', '.join(phases)})",
             )
         unknown = set(spec) - {
-            "phase", "channel", "owner", "bad_experience", "moment_of_truth", "label",
+            "phase",
+            "channel",
+            "owner",
+            "bad_experience",
+            "moment_of_truth",
+            "label",
         }
         if unknown:
             raise fail(f"touchpoints.{name}", f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -216,7 +228,9 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     for metric in ("nps", "csat", "ces"):
         limit = bad_rule.threshold(metric)
         if limit is not None and not scales[metric].contains(limit):
-            raise fail("bad_experience", f"'{metric}_at_most = {limit}' is outside the {metric} scale")
+            raise fail(
+                "bad_experience", f"'{metric}_at_most = {limit}' is outside the {metric} scale"
+            )
 
     return Journey(
         name=section.get("name", "Journey"),
@@ -233,13 +247,15 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
 def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
     """A commented journey file for a new workspace."""
     if template not in TEMPLATES:
-        raise JourneyError(
-            f"unknown template {template!r}; choose one of: {', '.join(TEMPLATES)}"
-        )
+        raise JourneyError(f"unknown template {template!r}; choose one of: {', '.join(TEMPLATES)}")
     doc = tomlkit.document()
-    doc.add(tomlkit.comment("cxray journey file: phases, touchpoints, churn and bad-experience rules."))
+    doc.add(
+        tomlkit.comment("cxray journey file: phases, touchpoints, churn and bad-experience rules.")
+    )
     doc.add(tomlkit.comment("Touchpoints found in imported data are added below as 'unassigned';"))
-    doc.add(tomlkit.comment("give each a phase (and a channel and owner) to place it in the journey."))
+    doc.add(
+        tomlkit.comment("give each a phase (and a channel and owner) to place it in the journey.")
+    )
     doc.add(tomlkit.nl())
     journey = tomlkit.table()
     journey["name"] = name

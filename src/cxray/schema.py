@@ -106,6 +106,4 @@ def table_spec(name: str) -> TableSpec:
     try:
         return TABLES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown table {name!r}; expected one of: {', '.join(TABLES)}"
-        ) from None
+        raise ValueError(f"unknown table {name!r}; expected one of: {', '.join(TABLES)}") from None

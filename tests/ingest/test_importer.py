@@ -32,7 +32,8 @@ BAD_EVENTS = textwrap.dedent(
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> cxray.Workspace:
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> cxray.Workspace:
+    monkeypatch.chdir(tmp_path)  # refused imports write their error list to the current folder
     workspace = cxray.init(tmp_path / "ws")
     yield workspace
     workspace.close()
