@@ -143,3 +143,8 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe rows; pandas' missing values of nullable columns become null too."""
     plain = frame.astype(object).where(frame.notna(), None)
     return frame_records(plain)
+
+
+def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    """How many rows meet ``condition``; PostgreSQL refuses CAST(boolean AS BIGINT)."""
+    return condition.ifelse(1, 0).sum()

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxray.analysis._common import check_lang, fmt_num, fmt_pct, records
+from cxray.analysis._common import check_lang, count_true, fmt_num, fmt_pct, records
 from cxray.analysis.lifetimes import customer_lifetimes, data_end
 from cxray.results import Result, jsonable
 
@@ -173,12 +173,12 @@ def dropoff(
     counts = (
         last.group_by("touchpoint")
         .aggregate(
-            churners_last=churned.cast("int64").sum(),
-            stayers_last=(~churned).cast("int64").sum(),
+            churners_last=count_true(churned),
+            stayers_last=count_true(~churned),
         )
         .execute()
     )
-    all_churners = int(lives.churned.cast("int64").sum().execute() or 0)
+    all_churners = int(count_true(lives.churned).execute() or 0)
 
     counts["phase"] = [ws.journey.phase_of(tp) for tp in counts["touchpoint"]]
     if by_phase:

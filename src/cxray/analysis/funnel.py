@@ -37,6 +37,7 @@ from cxray.analysis._common import (
     ALL,
     MISSING,
     check_lang,
+    count_true,
     customer_attribute,
     fmt_num,
     fmt_pct,
@@ -215,7 +216,7 @@ def funnel(
     for k in range(len(phases)):
         reached_at = table[reach_cols[k]]
         reached = reached_at.notnull()
-        aggregates[f"reached_{k}"] = reached.cast("int64").sum()
+        aggregates[f"reached_{k}"] = count_true(reached)
         if k == len(phases) - 1:
             break
         next_at = table[reach_cols[k + 1]]
@@ -230,9 +231,9 @@ def funnel(
             window_over = (end_epoch - reached_at.epoch_seconds()) >= window_days * SECONDS_PER_DAY
             left |= window_over
         dropped = open_step & left
-        aggregates[f"converted_{k}"] = converted.cast("int64").sum()
-        aggregates[f"dropped_{k}"] = dropped.cast("int64").sum()
-        aggregates[f"censored_{k}"] = (open_step & ~left).cast("int64").sum()
+        aggregates[f"converted_{k}"] = count_true(converted)
+        aggregates[f"dropped_{k}"] = count_true(dropped)
+        aggregates[f"censored_{k}"] = count_true(open_step & ~left)
         aggregates[f"median_{k}"] = days.quantile(0.5, where=converted)
         aggregates[f"p90_{k}"] = days.quantile(0.9, where=converted)
     wide = table.group_by("group").aggregate(**aggregates).execute()

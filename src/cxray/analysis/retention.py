@@ -1,0 +1,385 @@
+"""Cohort retention and churn in the first days of a customer's life.
+
+Both build on :func:`cxray.analysis.lifetimes.customer_lifetimes`, so "churned" means what it means
+everywhere in cxray, and both leave out customers who are too new to judge.
+
+**Retention matrix** (:func:`retention`). A customer's cohort is the calendar period (month by
+default) of their start. Period ``k`` of a cohort is the ``k``-th calendar period after it
+(``k = 0`` is the acquisition period itself). A cell is the share of the cohort that had **not
+churned** by the end of period ``k``. We measure "not churned" rather than "active in the period"
+(had an event in it) on purpose: it is the same notion of churn as the survival curve and the
+funnel, it never rises again, and it does not mistake a customer who simply had nothing to do
+that month for one who left. A cell whose period ends after the observation window (the end of
+the data, less the inactivity days of the churn rule) cannot be known yet and is missing (NaN),
+never zero.
+
+**Early churn** (:func:`early_churn`). The share of new customers who churned within their first
+``days`` days (churn at most ``days`` after their start), per acquisition month, with a Wilson
+95% interval. Only customers whose first ``days`` days lie wholly inside the observation window
+count: for them the answer is known either way. Customers who started later are reported apart
+as ``not_yet_known`` — even those who already left, because counting the early leavers of a
+recent cohort without its stayers would overstate the share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from cxray.analysis._common import check_lang, fmt_num, fmt_pct
+from cxray.analysis.lifetimes import customer_lifetimes, data_end, observed_until
+from cxray.results import Result, frame_records, jsonable
+
+PERIODS = ("week", "month", "quarter")
+_TRUNCATE_UNIT = {"week": "W", "month": "M", "quarter": "Q"}
+# (period word, the acquisition period) per language
+_PERIOD_WORDS = {
+    "en": {
+        "week": ("week", "acquisition week"),
+        "month": ("month", "acquisition month"),
+        "quarter": ("quarter", "acquisition quarter"),
+    },
+    "nl": {
+        "week": ("week", "instapweek"),
+        "month": ("maand", "instapmaand"),
+        "quarter": ("kwartaal", "instapkwartaal"),
+    },
+}
+ALL_COHORTS = "all"
+
+RETENTION_COLUMNS = ["cohort", "cohort_start", "period", "customers", "retained", "share"]
+POOLED_COLUMNS = ["period", "cohorts", "customers", "retained", "share"]
+EARLY_CHURN_COLUMNS = [
+    "cohort",
+    "customers",
+    "known",
+    "churned",
+    "share",
+    "lower",
+    "upper",
+    "not_yet_known",
+]
+
+
+def wilson_interval(
+    successes: Any, trials: Any, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for binomial shares (vectorised; NaN where there are no trials)."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        lower = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        upper = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return lower, upper
+
+
+def _period_offset(start: pd.DatetimeIndex, period: str, steps: int) -> pd.DatetimeIndex:
+    if period == "week":
+        return start + pd.Timedelta(weeks=steps)
+    months = steps * (3 if period == "quarter" else 1)
+    return start + pd.DateOffset(months=months)
+
+
+def _period_index(start: pd.Series, moment: pd.Series, period: str) -> pd.Series:
+    """Whole calendar periods from ``start`` to ``moment`` (both truncated to period starts)."""
+    if period == "week":
+        return ((moment - start).dt.days // 7).astype("Int64")
+    months = (moment.dt.year - start.dt.year) * 12 + (moment.dt.month - start.dt.month)
+    return (months // (3 if period == "quarter" else 1)).astype("Int64")
+
+
+def _cohort_label(start: pd.Timestamp, period: str) -> str:
+    if period == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    if period == "quarter":
+        return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+    return start.strftime("%Y-%m-%d")  # the Monday the week starts on
+
+
+def _as_utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# -- retention matrix -----------------------------------------------------------------------
+@dataclass
+class RetentionResult(Result):
+    """Cohort x period share not churned; unobservable cells are NaN."""
+
+    cells: pd.DataFrame  # long: one row per (cohort, period)
+    pooled: pd.DataFrame  # per period, over the cohorts for which it is observable
+    period: str
+    observed_until: pd.Timestamp | None
+
+    def to_pandas(self, wide: bool = False) -> pd.DataFrame:
+        return self.matrix() if wide else self.cells
+
+    def matrix(self, value: str = "share") -> pd.DataFrame:
+        """Cohorts as rows, periods as columns (the usual triangle)."""
+        if self.cells.empty:
+            return pd.DataFrame()
+        return self.cells.pivot(index="cohort", columns="period", values=value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "observed_until": jsonable(self.observed_until),
+            "cells": frame_records(self.cells),
+            "pooled": frame_records(self.pooled),
+        }
+
+    def summary(self, lang: str = "en") -> str:
+        nl = check_lang(lang) == "nl"
+        unit, first = _PERIOD_WORDS[lang][self.period]
+        observable = self.pooled.dropna(subset=["share"])
+        observable = observable[observable.period > 0]
+        if self.cells.empty or observable.empty:
+            return (
+                "Nog te weinig historie voor een retentiematrix."
+                if nl
+                else "Not enough history yet for a retention matrix."
+            )
+        picks = [observable.iloc[0]]
+        later = observable[observable.period <= 12]
+        if len(later) and later.iloc[-1].period != picks[0].period:
+            picks.append(later.iloc[-1])
+
+        def cohorts_of(row: pd.Series) -> str:
+            n = int(row.cohorts)
+            word = (
+                ("cohort" if n == 1 else "cohorten") if nl else ("cohort" if n == 1 else "cohorts")
+            )
+            return f"{fmt_pct(row.share, lang)} ({fmt_num(n, lang)} {word})"
+
+        first_pick, *rest = picks
+        k = int(first_pick.period)
+        cohorts = fmt_num(self.cells.cohort.nunique(), lang)
+        customers = fmt_num(self.cells.drop_duplicates("cohort").customers.sum(), lang)
+        if nl:
+            text = (
+                f"Aandeel klanten dat aan het eind van {unit} {k} na de {first} nog niet "
+                f"vertrokken was: {cohorts_of(first_pick)}"
+            )
+            for row in rest:
+                text += f"; aan het eind van {unit} {int(row.period)}: {cohorts_of(row)}"
+            return f"{text}. {cohorts} cohorten, {customers} klanten."
+        text = (
+            f"Share of customers not churned by the end of {unit} {k} after their {first}: "
+            f"{cohorts_of(first_pick)}"
+        )
+        for row in rest:
+            text += f"; by the end of {unit} {int(row.period)}: {cohorts_of(row)}"
+        return f"{text}. {cohorts} cohorts, {customers} customers."
+
+
+def retention(ws: Any, period: str = "month", max_periods: int = 24) -> RetentionResult:
+    """Cohort retention: share of each acquisition cohort not churned by the end of period k.
+
+    ``period`` is "week", "month" or "quarter" (calendar periods in UTC; weeks start on Monday).
+    Periods run from 0 (the acquisition period) to ``max_periods``. Cells beyond the observation
+    window are NaN. Long frame columns: cohort, cohort_start, period, customers, retained, share.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    if max_periods < 0:
+        raise ValueError("max_periods must be zero or more")
+    end = data_end(ws)
+    until = observed_until(ws, end)
+    if until is None:
+        return RetentionResult(
+            pd.DataFrame(columns=RETENTION_COLUMNS),
+            pd.DataFrame(columns=POOLED_COLUMNS),
+            period,
+            None,
+        )
+    until = _as_utc(until)
+    lifetimes = customer_lifetimes(ws, end)
+    lifetimes = lifetimes.filter(~lifetimes.too_new)
+    unit = _TRUNCATE_UNIT[period]
+    # Only (cohort, churn period, count) leaves the engine: a few hundred rows at most.
+    counts = (
+        lifetimes.select(
+            cohort_start=lifetimes.start.truncate(unit),
+            churn_period_start=lifetimes.churn_ts.truncate(unit),
+        )
+        .group_by(["cohort_start", "churn_period_start"])
+        .aggregate(customers=ibis._.count())
+        .execute()
+    )
+    if counts.empty:
+        return RetentionResult(
+            pd.DataFrame(columns=RETENTION_COLUMNS),
+            pd.DataFrame(columns=POOLED_COLUMNS),
+            period,
+            until,
+        )
+    counts["cohort_start"] = pd.to_datetime(counts.cohort_start, utc=True)
+    counts["churn_period_start"] = pd.to_datetime(counts.churn_period_start, utc=True)
+    counts["churn_index"] = _period_index(counts.cohort_start, counts.churn_period_start, period)
+
+    sizes = counts.groupby("cohort_start").customers.sum().sort_index()
+    starts = pd.DatetimeIndex(sizes.index)
+    labels = [_cohort_label(start, period) for start in starts]
+    churned = counts.dropna(subset=["churn_index"])
+    # gone[k]: customers of each cohort who had churned by the end of period k
+    gone = (
+        churned.pivot_table(
+            index="cohort_start", columns="churn_index", values="customers", aggfunc="sum"
+        )
+        .reindex(index=sizes.index, columns=range(max_periods + 1))
+        .fillna(0)
+        .cumsum(axis=1)
+    )
+    frames = []
+    for k in range(max_periods + 1):
+        observable = _period_offset(starts, period, k + 1) <= until
+        retained = np.where(observable, sizes.to_numpy() - gone[k].to_numpy(), np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cohort": labels,
+                    "cohort_start": starts,
+                    "period": k,
+                    "customers": sizes.to_numpy(),
+                    "retained": retained,
+                    "share": retained / sizes.to_numpy(),
+                }
+            )
+        )
+    cells = pd.concat(frames, ignore_index=True).sort_values(
+        ["cohort_start", "period"], ignore_index=True
+    )
+    cells = cells.astype(
+        {"period": "int64", "customers": "int64", "retained": "float64", "share": "float64"}
+    )
+    return RetentionResult(cells, _pooled(cells), period, until)
+
+
+def _pooled(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per period: customer-weighted share over the cohorts for which that period is known."""
+    known = cells.dropna(subset=["share"])
+    pooled = known.groupby("period", as_index=False).agg(
+        cohorts=("cohort", "size"), customers=("customers", "sum"), retained=("retained", "sum")
+    )
+    pooled["share"] = pooled.retained / pooled.customers
+    every = pd.DataFrame({"period": sorted(cells.period.unique())})
+    pooled = every.merge(pooled, on="period", how="left")
+    pooled["cohorts"] = pooled.cohorts.fillna(0).astype("int64")
+    pooled["customers"] = pooled.customers.fillna(0).astype("int64")
+    return pooled[POOLED_COLUMNS]
+
+
+# -- churn in the first days ----------------------------------------------------------------
+@dataclass
+class EarlyChurnResult(Result):
+    """Share of new customers who churned within their first ``days`` days, per cohort."""
+
+    cohorts: pd.DataFrame  # per acquisition month, then an overall row (cohort "all")
+    days: int
+    observed_until: pd.Timestamp | None
+    confidence: float = 0.95
+
+    @property
+    def overall(self) -> pd.Series | None:
+        rows = self.cohorts[self.cohorts.cohort == ALL_COHORTS]
+        return rows.iloc[0] if len(rows) else None
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.cohorts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "observed_until": jsonable(self.observed_until),
+            "confidence": self.confidence,
+            "cohorts": frame_records(self.cohorts),
+        }
+
+    def summary(self, lang: str = "en") -> str:
+        nl = check_lang(lang) == "nl"
+        row = self.overall
+        if row is None or row.known == 0:
+            return (
+                f"Nog geen klanten die al {self.days} dagen gevolgd zijn."
+                if nl
+                else f"No customers observed for {self.days} days yet."
+            )
+        share = fmt_pct(row.share, lang)
+        interval = f"({fmt_num(100 * row.lower, lang)}–{fmt_pct(row.upper, lang)})"
+        known, unknown = fmt_num(row.known, lang), fmt_num(row.not_yet_known, lang)
+        if nl:
+            text = (
+                f"{share} van de nieuwe klanten vertrok binnen de eerste {self.days} dagen "
+                f"{interval}, op basis van {known} klanten"
+            )
+            if row.not_yet_known:
+                text += f"; van {unknown} recentere klanten is het nog niet bekend"
+            return text + "."
+        text = (
+            f"{share} of new customers left within their first {self.days} days {interval}, "
+            f"based on {known} customers"
+        )
+        if row.not_yet_known:
+            text += f"; for {unknown} more recent customers it is not yet known"
+        return text + "."
+
+
+def early_churn(ws: Any, days: int = 100, by_cohort: bool = True) -> EarlyChurnResult:
+    """Share of new customers who churned within their first ``days`` days, with a Wilson interval.
+
+    Per acquisition month (``by_cohort``) and overall (cohort "all"). Columns: cohort, customers,
+    known (first ``days`` days wholly observed), churned (within them), share = churned / known,
+    lower, upper (95% Wilson), not_yet_known = customers - known.
+    """
+    if days <= 0:
+        raise ValueError("days must be a positive number of days")
+    end = data_end(ws)
+    until = observed_until(ws, end)
+    if until is None:
+        return EarlyChurnResult(pd.DataFrame(columns=EARLY_CHURN_COLUMNS), days, None)
+    until = _as_utc(until)
+    lifetimes = customer_lifetimes(ws, end)
+    lifetimes = lifetimes.filter(~lifetimes.too_new)
+    latest_known_start = ibis.literal(
+        (until - dt.timedelta(days=days)).to_pydatetime(), type="timestamp('UTC')"
+    )
+    known = lifetimes.start <= latest_known_start
+    early = known & lifetimes.churned & (lifetimes.duration_days <= days)
+    table = lifetimes.select(cohort_start=lifetimes.start.truncate("M"), known=known, early=early)
+    counts = (
+        table.group_by("cohort_start")
+        .aggregate(
+            customers=table.count(),
+            known=table.known.sum(),
+            churned=table.early.sum(),
+        )
+        .execute()
+        .sort_values("cohort_start")
+    )
+    counts["cohort_start"] = pd.to_datetime(counts.cohort_start, utc=True)
+    counts["cohort"] = [_cohort_label(c, "month") for c in counts.cohort_start]
+    rows = counts[["cohort", "customers", "known", "churned"]] if by_cohort else None
+    overall = pd.DataFrame(
+        {
+            "cohort": [ALL_COHORTS],
+            "customers": [counts.customers.sum()],
+            "known": [counts.known.sum()],
+            "churned": [counts.churned.sum()],
+        }
+    )
+    frame = pd.concat([rows, overall], ignore_index=True) if rows is not None else overall
+    frame = frame.astype({"customers": "int64", "known": "int64", "churned": "int64"})
+    frame["share"] = frame.churned / frame.known.where(frame.known > 0)
+    frame["lower"], frame["upper"] = wilson_interval(frame.churned, frame.known)
+    frame["not_yet_known"] = frame.customers - frame.known
+    return EarlyChurnResult(frame[EARLY_CHURN_COLUMNS].reset_index(drop=True), days, until)
