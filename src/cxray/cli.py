@@ -526,3 +526,23 @@ def early_churn(
     """Share of new customers who left within their first N days, per acquisition cohort."""
     result = _run(path, lambda ws: ws.early_churn(days=days))
     render(result, fmt, lang)
+
+
+@app.command()
+def report(
+    path: WorkspaceArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    lang: LangOption = Lang.en,
+) -> None:
+    """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary."""
+    ws = open_workspace(path)
+    try:
+        written = ws.report(output, lang=lang.value)
+    finally:
+        ws.close()
+    out.print(
+        say(lang, f"Report written to {written}", f"Rapport geschreven naar {written}"),
+        highlight=False,
+    )

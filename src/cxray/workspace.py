@@ -158,6 +158,12 @@ class Workspace:
 
         return survival(self, by=by, **options)
 
+    def report(self, path: str | Path, lang: str = "en") -> Path:
+        """Write the one-page, self-contained HTML report (opens offline)."""
+        from cxray.report import write_report
+
+        return write_report(self, path, lang=lang)
+
     def early_churn(self, days: int = 100, **options: Any):
         """Share of new customers who churned within their first days, per cohort."""
         from cxray.analysis.retention import early_churn

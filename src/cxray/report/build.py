@@ -1,0 +1,693 @@
+"""Collect the analyses a first look needs and lay them out as sections of one HTML page.
+
+:func:`collect` runs each analysis once (language does not matter there); :func:`render` turns the
+collected results into the page in English or Dutch. Each section stands alone: when its analysis
+fails or has no data, the section says so in a short note and the rest of the report is built as
+usual. ``strict=True`` raises instead, so that tests see programming errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from plotly.offline import get_plotlyjs
+
+import cxray
+from cxray.analysis._common import MISSING
+from cxray.report import charts
+from cxray.report.text import check_lang, date, number, percent, say
+
+log = logging.getLogger(__name__)
+
+EARLY_DAYS = 100
+MIN_N = 30  # answers below which a score is flagged, as in the metrics analysis
+MAX_TOUCHPOINTS = 25  # rows in the per-touchpoint chart (the ones with most answers)
+MAX_EXITS = 10  # rows in the last-touchpoint chart
+MAX_COHORTS = 12  # start months in the early-churn chart (the most recent ones)
+MAX_SEGMENTS = 6  # more segments than this make survival curves unreadable: show them together
+HEADLINE_ORDER = ("nps", "csat", "ces")
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+# -- collecting -----------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What one analysis gave: its result, or the error that stopped it."""
+
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, computed once for any language."""
+
+    name: str
+    journey: Any
+    counts: dict[str, int]
+    first_ts: dt.datetime | None
+    last_ts: dt.datetime | None
+    outcomes: dict[str, Outcome]
+    segment_by: str | None = None
+    early_days: int = EARLY_DAYS
+
+
+def _attempt(run: Callable[[], Any], what: str, strict: bool) -> Outcome:
+    try:
+        return Outcome(result=run())
+    except Exception as exc:
+        if strict:
+            raise
+        log.warning("report: %s failed: %s", what, exc, exc_info=True)
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+def _period(ws: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
+    stamps = []
+    for table in (ws.events, ws.feedback):
+        bounds = table.aggregate(first=table.ts.min(), last=table.ts.max()).execute()
+        stamps += [value for value in bounds.iloc[0] if value is not None and pd.notna(value)]
+    if not stamps:
+        return None, None
+    return pd.Timestamp(min(stamps)).to_pydatetime(), pd.Timestamp(max(stamps)).to_pydatetime()
+
+
+def _segment_by(ws: Any) -> str | None:
+    """Split survival by segment when customers have a few of them."""
+    segments = int(ws.customers.segment.nunique().execute() or 0)
+    return "segment" if 2 <= segments <= MAX_SEGMENTS else None
+
+
+def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> ReportData:
+    """Run the analyses behind the report on workspace ``ws``."""
+    from cxray.analysis.dropoff import dropoff
+    from cxray.analysis.flows import flows
+    from cxray.analysis.funnel import funnel
+    from cxray.analysis.metrics import metrics
+    from cxray.analysis.retention import early_churn
+    from cxray.analysis.survival import survival
+
+    first_ts, last_ts = _period(ws)
+    segment = _attempt(lambda: _segment_by(ws), "segments", strict).result
+    runs: dict[str, Callable[[], Any]] = {
+        "metrics": lambda: metrics(ws, min_n=MIN_N),
+        "touchpoints": lambda: metrics(ws, by="touchpoint", min_n=MIN_N),
+        "funnel": lambda: funnel(ws),
+        "survival": lambda: survival(ws),
+        "early_churn": lambda: early_churn(ws, days=early_days),
+        "flows": lambda: flows(ws, top_variants=5),
+        "dropoff": lambda: dropoff(ws, top=MAX_EXITS),
+    }
+    if segment:
+        runs["survival_by"] = lambda: survival(ws, by=segment)
+    outcomes = {key: _attempt(run, key, strict) for key, run in runs.items()}
+    return ReportData(
+        name=ws.journey.name,
+        journey=ws.journey,
+        counts=ws.warehouse.counts(),
+        first_ts=first_ts,
+        last_ts=last_ts,
+        outcomes=outcomes,
+        segment_by=segment,
+        early_days=early_days,
+    )
+
+
+# -- laying out -----------------------------------------------------------------------------
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+@dataclass
+class Card:
+    label: str
+    score: str
+    interval: str
+    answers: str
+    note: str
+    too_few: bool
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    intro: str = ""
+    figures: list[str] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    table: Table | None = None
+    notes: list[str] = field(default_factory=list)
+    empty: str | None = None  # shown instead of the content: no data, or what went wrong
+
+
+class NotEnoughData(Exception):
+    """A section has nothing to show (not an error); ``reason`` is a text key saying why."""
+
+    def __init__(self, reason: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _needs_churn_rule(data: ReportData) -> None:
+    """Without a churn rule nobody can be seen to leave: churn sections would show only zeros."""
+    if not data.journey.churn.enabled:
+        raise NotEnoughData("no_churn_rule")
+
+
+class _Failed(Exception):
+    """The analysis behind a section raised; its message is shown."""
+
+
+def _label(journey: Any, touchpoint: str) -> str:
+    spec = journey.touchpoints.get(touchpoint)
+    return (spec.label if spec is not None and spec.label else None) or str(touchpoint)
+
+
+def _metric_name(metric: str) -> str:
+    return metric.upper() if metric in HEADLINE_ORDER else metric[:1].upper() + metric[1:]
+
+
+def _headline(metrics_frame: pd.DataFrame) -> str | None:
+    present = list(dict.fromkeys(metrics_frame["metric"]))
+    for metric in HEADLINE_ORDER:
+        if metric in present:
+            return metric
+    return sorted(present)[0] if present else None
+
+
+def _plain(value: float, lang: str) -> str:
+    """A scale end as written: 4, or 7,5."""
+    return number(value, lang, 0 if float(value).is_integer() else 1)
+
+
+def _score_formatter(unit: str, lang: str, digits: int = 0) -> Callable[[float], str]:
+    def fmt(value: float) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        if unit == "points":
+            return number(value, lang, digits, sign=True)
+        if unit == "percent":
+            return f"{number(value, lang, digits)}%"
+        return number(value, lang, 2)
+
+    return fmt
+
+
+def _need(outcome: Outcome) -> Any:
+    """The result, or the reason the section cannot show it."""
+    if outcome.error is not None:
+        raise _Failed(outcome.error)
+    if outcome.result is None:
+        raise NotEnoughData
+    return outcome.result
+
+
+def _metric_cards(data: ReportData, lang: str) -> Section:
+    section = Section("metrics", say(lang, "metrics_title"), say(lang, "metrics_intro"))
+    frame = _need(data.outcomes["metrics"]).to_pandas()
+    if frame.empty:
+        raise NotEnoughData
+    order = {metric: i for i, metric in enumerate(HEADLINE_ORDER)}
+    frame = frame.assign(order=frame["metric"].map(lambda m: order.get(m, len(order))))
+    for _, row in frame.sort_values(["order", "metric"]).iterrows():
+        wide = pd.notna(row["low"]) and row["high"] - row["low"] >= 4
+        fmt = _score_formatter(row["unit"], lang, 0 if wide or pd.isna(row["low"]) else 1)
+        interval = (
+            say(lang, "interval", low=fmt(row["low"]), high=fmt(row["high"]))
+            if pd.notna(row["low"])
+            else say(lang, "no_interval")
+        )
+        section.cards.append(
+            Card(
+                label=_metric_name(row["metric"]),
+                score=fmt(row["score"]),
+                interval=interval,
+                answers=say(lang, "answers", n=number(row["n"], lang)),
+                note=_metric_note(data.journey, row, lang),
+                too_few=bool(row["too_few"]),
+            )
+        )
+    return section
+
+
+def _metric_note(journey: Any, row: pd.Series, lang: str) -> str:
+    scale = journey.scale(row["metric"])
+    if row["metric"] == "nps":
+        return say(lang, "nps_note")
+    if scale is None:
+        return say(lang, "mean_note")
+    ends = {"min": _plain(scale.min, lang), "max": _plain(scale.max, lang)}
+    if row["metric"] == "ces" and pd.notna(row.get("easy")):
+        key = "ces_note_easier" if scale.higher_is_easier else "ces_note_harder"
+        return say(lang, key, easy=percent(row["easy"], lang), **ends)
+    if row["unit"] == "percent":
+        low = scale.max - (scale.max - scale.min) / 4
+        return say(lang, "csat_note", low=_plain(low, lang), high=ends["max"], **ends)
+    return say(lang, "mean_note_scale", **ends)
+
+
+def _metric_order(metrics: list[str]) -> list[str]:
+    """NPS, CSAT and CES first, other metrics after them by name."""
+    first = [m for m in HEADLINE_ORDER if m in metrics]
+    return first + sorted(m for m in metrics if m not in HEADLINE_ORDER)
+
+
+def _touchpoint_scores(data: ReportData, lang: str) -> Section:
+    overall_frame = _need(data.outcomes["metrics"]).to_pandas()
+    frame = _need(data.outcomes["touchpoints"]).to_pandas()
+    frame = frame[frame["group"] != MISSING]  # answers not tied to a touchpoint
+    if frame.empty:
+        raise NotEnoughData
+    section = Section(
+        "touchpoints", say(lang, "touchpoints_title"), say(lang, "touchpoints_intro", min_n=MIN_N)
+    )
+    for metric in _metric_order(list(dict.fromkeys(frame["metric"]))):
+        rows = frame[frame["metric"] == metric]
+        if len(rows) > MAX_TOUCHPOINTS:
+            section.notes.append(
+                say(lang, "touchpoints_top", count=MAX_TOUCHPOINTS, metric=_metric_name(metric))
+            )
+        rows = rows.nlargest(MAX_TOUCHPOINTS, "n").copy()
+        overall = overall_frame.loc[overall_frame["metric"] == metric, "score"]
+        figure = _touchpoint_figure(
+            data, rows, metric, float(overall.iloc[0]) if len(overall) else None, lang
+        )
+        section.figures.append(charts.figure_html(figure, f"cxray-touchpoints-{metric}"))
+    return section
+
+
+def _touchpoint_figure(
+    data: ReportData, rows: pd.DataFrame, metric: str, overall: float | None, lang: str
+) -> Any:
+    rows["label"] = [_label(data.journey, tp) for tp in rows["group"]]
+    rows["axis_label"] = [
+        f"{label}  (n = {number(n, lang)})"
+        for label, n in zip(rows["label"], rows["n"], strict=True)
+    ]
+    name = _metric_name(metric)
+    unit = rows["unit"].iloc[0]
+    scale = data.journey.scale(metric)
+    if unit == "points":
+        score_range, axis = (-100.0, 100.0), say(lang, "points_axis", metric=name)
+    elif unit == "percent":
+        score_range, axis = (0.0, 100.0), say(lang, "percent_axis", metric=name)
+    elif scale is not None:
+        ends = {"min": _plain(scale.min, lang), "max": _plain(scale.max, lang)}
+        key = "mean_axis"
+        if metric == "ces":
+            key = "ces_axis_easier" if scale.higher_is_easier else "ces_axis_harder"
+        score_range, axis = (scale.min, scale.max), say(lang, key, metric=name, **ends)
+    else:
+        score_range, axis = None, name
+    return charts.score_dots(
+        rows,
+        lang,
+        say(lang, "touchpoints_chart", metric=name),
+        axis,
+        score_range,
+        overall,
+        MIN_N,
+        _score_formatter(unit, lang),
+    )
+
+
+def _funnel(data: ReportData, lang: str) -> Section:
+    result = _need(data.outcomes["funnel"])
+    frame = result.to_pandas()
+    frame = frame[frame["group"] == "all"] if "group" in frame else frame
+    if frame.empty or int(frame["reached"].max() or 0) == 0:
+        raise NotEnoughData
+    section = Section("funnel", say(lang, "funnel_title"), say(lang, "funnel_intro"))
+    section.figures.append(charts.figure_html(charts.funnel_bars(frame, lang), "cxray-funnel"))
+    rows = []
+    for _, row in frame.iterrows():
+        last = pd.isna(row["next_phase"])
+        rows.append(
+            [
+                str(row["phase"]),
+                number(row["reached"], lang),
+                ""
+                if last
+                else f"{number(row['converted'], lang)} ({percent(row['conversion'], lang)})",
+                ""
+                if last
+                else f"{number(row['dropped'], lang)} ({percent(row['drop_share'], lang)})",
+                "" if last else number(row["censored"], lang),
+                "" if last else number(row["median_days_to_next"], lang, 0),
+            ]
+        )
+    section.table = Table(
+        [
+            say(lang, key)
+            for key in (
+                "phase",
+                "reached",
+                "col_converted",
+                "col_dropped",
+                "col_censored",
+                "median_days",
+            )
+        ],
+        rows,
+        [False, True, True, True, True, True],
+    )
+    return section
+
+
+def _group_name(group: Any, lang: str) -> str:
+    if group is None or (isinstance(group, float) and math.isnan(group)):
+        return say(lang, "unknown_group")
+    return say(lang, "all_customers") if group == "all" else str(group)
+
+
+def _survival(data: ReportData, lang: str) -> Section:
+    _needs_churn_rule(data)
+    overall = _need(data.outcomes["survival"])
+    split = data.outcomes.get("survival_by")
+    result = (
+        split.result if split is not None and split.ok and len(split.result.groups) > 1 else overall
+    )
+    if result.groups.empty or result.curve.empty:
+        raise NotEnoughData
+    section = Section("survival", say(lang, "survival_title"), say(lang, "survival_intro"))
+    if result.by:
+        section.intro += " " + say(lang, "survival_by", by=result.by)
+    groups = result.groups.sort_values("customers", ascending=False)
+    labels = {
+        group: f"{_group_name(group, lang)} (n = {number(n, lang)})"
+        for group, n in zip(groups["group"], groups["customers"], strict=True)
+    }
+    figure = charts.survival_curves(result.curve, labels, lang)
+    section.figures.append(charts.figure_html(figure, "cxray-survival"))
+    rows = []
+    for _, row in groups.iterrows():
+        if math.isinf(row["median_days"]):
+            median = say(lang, "not_reached")
+        else:
+            median = (
+                f"{number(row['median_days'], lang)} "
+                f"({number(row['median_lower'], lang)}–{number(row['median_upper'], lang)})"
+            )
+        rows.append(
+            [
+                _group_name(row["group"], lang),
+                number(row["customers"], lang),
+                number(row["churned"], lang),
+                median,
+            ]
+        )
+    section.table = Table(
+        [say(lang, key) for key in ("group", "customers", "churned", "median_lifetime")],
+        rows,
+        [False, True, True, True],
+    )
+    if result.logrank_p is not None:
+        p = (
+            f"p = {number(result.logrank_p, lang, 3)}"
+            if result.logrank_p >= 0.001
+            else f"p < {number(0.001, lang, 3)}"
+        )
+        section.notes.append(say(lang, "logrank", p=p))
+    return section
+
+
+def _early_churn(data: ReportData, lang: str) -> Section:
+    _needs_churn_rule(data)
+    result = _need(data.outcomes["early_churn"])
+    days = data.early_days
+    frame = result.to_pandas()
+    cohorts = frame[(frame["cohort"] != "all") & (frame["known"] > 0)]
+    if cohorts.empty:
+        raise NotEnoughData
+    section = Section(
+        "early_churn", say(lang, "early_title", days=days), say(lang, "early_intro", days=days)
+    )
+    overall = result.overall
+    if len(cohorts) > MAX_COHORTS:
+        cohorts = cohorts.tail(MAX_COHORTS)
+        section.notes.append(say(lang, "early_recent", count=MAX_COHORTS))
+    figure = charts.early_churn_bars(cohorts, overall, days, lang)
+    section.figures.append(charts.figure_html(figure, "cxray-early-churn"))
+    if overall is not None and overall["not_yet_known"]:
+        section.notes.append(
+            say(lang, "early_not_known", days=days, count=number(overall["not_yet_known"], lang))
+        )
+    return section
+
+
+def _flows(data: ReportData, lang: str) -> Section:
+    from cxray.analysis.flows import END, START
+
+    result = _need(data.outcomes["flows"])
+    sankey = result.sankey
+    if result.customers == 0 or sankey.empty:
+        raise NotEnoughData
+    section = Section("flows", say(lang, "flows_title"), say(lang, "flows_intro"))
+    figure = charts.phase_sankey(sankey, data.journey.phases, START, END, lang)
+    section.figures.append(charts.figure_html(figure, "cxray-flows"))
+    back = sankey[sankey["backward"].astype(bool)]
+    if len(back):
+        section.notes.append(
+            say(
+                lang,
+                "flows_back",
+                moves=number(back["transitions"].sum(), lang),
+                share=percent(back["transitions"].sum() / sankey["transitions"].sum(), lang),
+            )
+        )
+    section.notes.append(
+        say(
+            lang,
+            "flows_counts",
+            customers=number(result.customers, lang),
+            events=number(result.events, lang),
+            variants=number(result.distinct_variants, lang),
+        )
+    )
+    return section
+
+
+def _dropoff(data: ReportData, lang: str) -> Section:
+    _needs_churn_rule(data)
+    result = _need(data.outcomes["dropoff"])
+    frame = result.to_pandas()
+    if result.churners == 0 or frame.empty:
+        raise NotEnoughData
+    frame = frame[frame["churners_last"] > 0].copy()
+    if frame.empty:
+        raise NotEnoughData
+    section = Section("dropoff", say(lang, "dropoff_title"), say(lang, "dropoff_intro"))
+    frame["label"] = [_label(data.journey, tp) for tp in frame["touchpoint"]]
+    frame["axis_label"] = frame["label"]
+    figure = charts.dropoff_bars(frame, lang)
+    section.figures.append(charts.figure_html(figure, "cxray-dropoff"))
+    section.notes.append(
+        say(
+            lang,
+            "dropoff_counts",
+            churners=number(result.churners, lang),
+            stayers=number(result.stayers, lang),
+        )
+    )
+    rows = []
+    for _, row in frame.iterrows():
+        lift = (
+            f"{number(row['lift'], lang, 2)} "
+            f"({number(row['lift_low'], lang, 2)}–{number(row['lift_high'], lang, 2)})"
+        )
+        rows.append(
+            [
+                row["label"],
+                str(row["phase"]),
+                f"{number(row['churners_last'], lang)} ({percent(row['share_of_churners'], lang)})",
+                f"{number(row['stayers_last'], lang)} ({percent(row['share_of_stayers'], lang)})",
+                lift,
+            ]
+        )
+    section.table = Table(
+        [
+            say(lang, key)
+            for key in ("touchpoint", "phase", "churners_last", "stayers_last", "lift")
+        ],
+        rows,
+        [False, False, True, True, True],
+    )
+    return section
+
+
+SECTIONS: dict[str, Callable[[ReportData, str], Section]] = {
+    "metrics": _metric_cards,
+    "touchpoints": _touchpoint_scores,
+    "funnel": _funnel,
+    "survival": _survival,
+    "early_churn": _early_churn,
+    "flows": _flows,
+    "dropoff": _dropoff,
+}
+TITLES = {
+    "metrics": ("metrics_title", {}),
+    "touchpoints": ("touchpoints_title", {}),
+    "funnel": ("funnel_title", {}),
+    "survival": ("survival_title", {}),
+    "early_churn": ("early_title", {"days": EARLY_DAYS}),
+    "flows": ("flows_title", {}),
+    "dropoff": ("dropoff_title", {}),
+}
+
+
+def _section(key: str, data: ReportData, lang: str, strict: bool) -> Section:
+    title_key, values = TITLES[key]
+    if key == "early_churn":
+        values = {"days": data.early_days}
+    try:
+        return SECTIONS[key](data, lang)
+    except NotEnoughData as missing:
+        why = " " + say(lang, missing.reason) if missing.reason else ""
+        return Section(key, say(lang, title_key, **values), empty=say(lang, "not_enough") + why)
+    except _Failed as failure:
+        if strict:
+            raise
+        return Section(
+            key,
+            say(lang, title_key, **values),
+            empty=say(lang, "not_enough") + " " + say(lang, "failed", error=failure),
+        )
+    except Exception as exc:
+        if strict:
+            raise
+        log.warning("report: drawing %s failed: %s", key, exc, exc_info=True)
+        return Section(
+            key,
+            say(lang, title_key, **values),
+            empty=say(lang, "not_enough")
+            + " "
+            + say(lang, "failed", error=f"{type(exc).__name__}: {exc}"),
+        )
+
+
+def summary_sentences(data: ReportData, lang: str) -> list[str]:
+    """A few sentences from the results' own summaries: headline score, funnel, exits, churn."""
+    sentences: list[str] = []
+    metrics_outcome = data.outcomes.get("metrics")
+    if metrics_outcome is not None and metrics_outcome.ok and len(metrics_outcome.result.frame):
+        result = metrics_outcome.result
+        headline = _headline(result.frame)
+        only = dataclasses.replace(result, frame=result.frame[result.frame["metric"] == headline])
+        sentences.append(only.summary(lang))
+    funnel_outcome = data.outcomes.get("funnel")
+    if funnel_outcome is not None and funnel_outcome.ok and len(funnel_outcome.result.frame):
+        sentences.append(funnel_outcome.result.summary(lang))
+    if not data.journey.churn.enabled:
+        return _capitalised(sentences)
+    exits = data.outcomes.get("dropoff")
+    if exits is not None and exits.ok and exits.result.churners > 0:
+        sentences.append(exits.result.summary(lang))
+    early = data.outcomes.get("early_churn")
+    if early is not None and early.ok:
+        overall = early.result.overall
+        if overall is not None and overall["known"] > 0:
+            sentences.append(early.result.summary(lang))
+    lifetimes = data.outcomes.get("survival")
+    if lifetimes is not None and lifetimes.ok and len(lifetimes.result.groups):
+        sentences.append(lifetimes.result.summary(lang))
+    return _capitalised(sentences)
+
+
+def _capitalised(sentences: list[str]) -> list[str]:
+    # some summaries start with a lower-case word ("median lifetime ...")
+    return [s[:1].upper() + s[1:] for s in sentences if s]
+
+
+def _churn_rule(journey: Any, lang: str) -> str:
+    rule = journey.churn
+    parts = []
+    if rule.touchpoints:
+        parts.append(say(lang, "footer_churn_touchpoints", touchpoints=", ".join(rule.touchpoints)))
+    if rule.inactive_days:
+        parts.append(say(lang, "footer_churn_inactive", days=number(rule.inactive_days, lang)))
+    return say(lang, "footer_or").join(parts) if parts else say(lang, "footer_churn_none")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render(
+    data: ReportData, lang: str = "en", strict: bool = False, today: dt.date | None = None
+) -> str:
+    """The report page for collected ``data`` in ``lang`` ("en" or "nl")."""
+    check_lang(lang)
+    today = today or dt.date.today()
+    if data.first_ts is not None and data.last_ts is not None:
+        period = say(lang, "period", start=date(data.first_ts, lang), end=date(data.last_ts, lang))
+    else:
+        period = say(lang, "no_period")
+    counts = [
+        (number(data.counts.get(table, 0), lang), say(lang, f"count_{table}"))
+        for table in ("customers", "events", "feedback")
+    ]
+    sections = [_section(key, data, lang, strict) for key in SECTIONS]
+    footer = [
+        say(lang, "footer_scores", min_n=MIN_N),
+        say(lang, "footer_churn", rule=_churn_rule(data.journey, lang)),
+        say(lang, "footer_censoring"),
+    ]
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            lang=lang,
+            text=lambda key, **values: say(lang, key, **values),
+            name=data.name,
+            period=period,
+            counts=counts,
+            summary=summary_sentences(data, lang),
+            sections=sections,
+            footer=footer,
+            generated=say(lang, "generated", version=cxray.__version__, date=date(today, lang)),
+            plotly_js=get_plotlyjs(),
+        )
+    )
+
+
+def build_report(ws: Any, lang: str = "en", strict: bool = False) -> str:
+    """The whole report for workspace ``ws`` as one self-contained HTML page (a string).
+
+    plotly.js is embedded once, inline; the page loads nothing from the network. ``lang`` is
+    "en" or "nl". A section whose analysis fails or has no data shows a short note instead;
+    ``strict=True`` raises the error instead.
+    """
+    check_lang(lang)
+    return render(collect(ws, strict=strict), lang, strict=strict)
+
+
+def write_report(ws: Any, path: str | Path, lang: str = "en", strict: bool = False) -> Path:
+    """Write :func:`build_report` to ``path`` (UTF-8) and return the path."""
+    path = Path(path)
+    html = build_report(ws, lang, strict=strict)
+    if path.parent != Path():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
