@@ -25,9 +25,11 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/cxray demo $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --overwrite
 	$(BIN)/cxray status $(DEMO_DIR)
+	$(BIN)/cxray report $(DEMO_DIR) -o $(DEMO_DIR)/report.html
 	@echo ""
-	@echo "Demo workspace ready in $(DEMO_DIR)/"
-	@echo "Next: $(BIN)/cxray status $(DEMO_DIR)   (or: import your own data with '$(BIN)/cxray import')"
+	@echo "Demo workspace ready in $(DEMO_DIR)/ (planted truth: $(DEMO_DIR)/ground_truth.json)"
+	@echo "Open the report:  $(abspath $(DEMO_DIR))/report.html"
+	@echo "Ask questions:    $(BIN)/cxray funnel $(DEMO_DIR)   $(BIN)/cxray dropoff $(DEMO_DIR)   $(BIN)/cxray --help"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -112,6 +112,8 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
             )
             # Set after connecting: as a connect-time option it would need ICU before it loads.
             backend.con.execute("SET TimeZone = 'UTC'")
+            # Progress is shown by cxray's own bar (from query_progress), not printed by DuckDB.
+            backend.con.execute("SET enable_progress_bar_print = false")
         except Exception as exc:  # DuckDB raises its own IOException for locked/corrupt files
             raise WarehouseError(f"{path}: cannot open the warehouse: {exc}") from exc
         return Warehouse(backend, f"duckdb://{path}", temp_dir)
