@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -68,8 +69,17 @@ def open_workspace(path: Path) -> cxray.Workspace:
         raise  # unreachable: fail exits
 
 
-def render(result: Result, fmt: Format, lang: Lang, title: str | None = None) -> None:
-    """Print a result as a table (with its sentence), JSON (its to_dict) or CSV (its frame)."""
+def render(
+    result: Result,
+    fmt: Format,
+    lang: Lang,
+    title: str | None = None,
+    columns: list[str] | None = None,
+) -> None:
+    """Print a result as a table (with its sentence), JSON (its to_dict) or CSV (its frame).
+
+    ``columns`` picks what fits on a screen for the table view; CSV and JSON keep everything.
+    """
     if fmt == Format.json:
         sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2, ensure_ascii=False))
         sys.stdout.write("\n")
@@ -78,6 +88,8 @@ def render(result: Result, fmt: Format, lang: Lang, title: str | None = None) ->
     if fmt == Format.csv:
         sys.stdout.write(frame.to_csv(index=False))
         return
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         table.add_column(
@@ -94,7 +106,11 @@ def render(result: Result, fmt: Format, lang: Lang, title: str | None = None) ->
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    if isinstance(value, float):
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else ""
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float | np.floating):
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
@@ -386,6 +402,44 @@ def _period(text: str | None) -> tuple[str, str] | None:
     return start, end
 
 
+# What fits on a screen per command; --format csv/json give every column.
+METRIC_COLUMNS = ["metric", "group", "n", "score", "low", "high", "too_few"]
+COMPARE_COLUMNS = [
+    "group",
+    "n",
+    "score",
+    "n_ref",
+    "score_ref",
+    "difference",
+    "diff_low",
+    "diff_high",
+    "q_value",
+    "significant",
+]
+FUNNEL_COLUMNS = [
+    "group",
+    "phase",
+    "reached",
+    "converted",
+    "conversion",
+    "dropped",
+    "drop_share",
+    "censored",
+    "median_days_to_next",
+    "p90_days_to_next",
+]
+DROPOFF_COLUMNS = [
+    "touchpoint",
+    "phase",
+    "churners_last",
+    "share_of_churners",
+    "stayers_last",
+    "lift",
+    "lift_low",
+    "lift_high",
+]
+
+
 @app.command()
 def metrics(
     path: WorkspaceArg,
@@ -404,7 +458,7 @@ def metrics(
 ) -> None:
     """NPS, CES and CSAT with n and 95% intervals, overall or per group."""
     result = _run(path, lambda ws: ws.metrics(metric, by, start=start, end=end, min_n=min_n))
-    render(result, fmt, lang)
+    render(result, fmt, lang, columns=METRIC_COLUMNS)
 
 
 @app.command()
@@ -425,7 +479,7 @@ def compare(
             fail("give both --before and --after periods")
         periods = (_period(before), _period(after))
     result = _run(path, lambda ws: ws.compare(metric, by=by, periods=periods, fdr=fdr))
-    render(result, fmt, lang)
+    render(result, fmt, lang, columns=COMPARE_COLUMNS)
 
 
 @app.command()
@@ -444,7 +498,7 @@ def funnel(
     """Customers per phase, conversion, drop-off (censored apart) and time to the next phase."""
     chosen = [p.strip() for p in phases.split(",")] if phases else None
     result = _run(path, lambda ws: ws.funnel(chosen, window_days=window, by=by))
-    render(result, fmt, lang)
+    render(result, fmt, lang, columns=FUNNEL_COLUMNS)
 
 
 @app.command()
@@ -458,13 +512,20 @@ def dropoff(
 ) -> None:
     """Where customers leave: the last touchpoint before churn, by count and lift."""
     result = _run(path, lambda ws: ws.dropoff(top=top, by_phase=by_phase, rank_by=rank_by))
-    render(result, fmt, lang)
+    render(result, fmt, lang, columns=DROPOFF_COLUMNS)
 
 
 class FlowView(StrEnum):
     edges = "edges"
     variants = "variants"
     sankey = "sankey"
+
+
+FLOW_COLUMNS = {
+    FlowView.edges: ["source", "target", "count", "customers", "median_seconds", "p90_seconds"],
+    FlowView.variants: ["label", "customers", "share", "churned", "churn_rate"],
+    FlowView.sankey: None,
+}
 
 
 @app.command()
@@ -486,7 +547,7 @@ def flows(
             segment=segment, start=start, end=end, only=only, top_variants=top_variants
         ),
     )
-    render(_Framed(result, getattr(result, show.value)), fmt, lang)
+    render(_Framed(result, getattr(result, show.value)), fmt, lang, columns=FLOW_COLUMNS[show])
 
 
 @app.command()
@@ -513,7 +574,7 @@ def survival(
 ) -> None:
     """Kaplan–Meier survival to churn with 95% intervals and median lifetime."""
     result = _run(path, lambda ws: ws.survival(by=by))
-    render(result, fmt, lang)
+    render(_Framed(result, result.groups), fmt, lang)  # the curve: --format csv/json
 
 
 @app.command("early-churn")
