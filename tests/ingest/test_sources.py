@@ -40,3 +40,17 @@ def test_xes_event_log_imports_every_event(tmp_path):
     again = ws.import_table("events", RECEIPT)
     assert again.rows_imported == 0
     ws.close()
+
+
+@pytest.mark.skipif(not RECEIPT.exists(), reason="shared data not available")
+def test_xes_cases_become_customers(tmp_path):
+    ws = cxray.init(tmp_path / "ws")
+    result = ws.import_table("customers", RECEIPT)
+    assert result.rows_read == result.rows_imported == 1434
+    events = ws.import_table("events", RECEIPT)
+    first = ws.events.group_by("customer_id").aggregate(first=ws.events.ts.min())
+    joined = ws.customers.join(first, "customer_id")
+    assert joined.count().execute() == 1434
+    assert joined.filter(joined.first != joined.first_seen).count().execute() == 0
+    assert events.rows_imported + events.rows_duplicate == 8577
+    ws.close()

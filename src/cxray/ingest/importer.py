@@ -141,6 +141,8 @@ def import_file(
         source = open_source(con, path, ws.path / ".cxray-tmp")
     except SourceError as exc:
         raise ImportError_(str(exc)) from None
+    if source.format == "xes" and spec.name == "customers":
+        source = _xes_cases(source)
     try:
         with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
             plan = _plan(spec, source, options)
@@ -221,6 +223,34 @@ def _temporary_tables(con: duckdb.DuckDBPyConnection, *names: str) -> Iterator[N
         for name in names:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _xes_cases(source: Source) -> Source:
+    """An event log as customers: one row per case, its attributes, first seen at its first event.
+
+    Case attributes lose their ``case:`` prefix (``case:AMOUNT_REQ`` becomes ``AMOUNT_REQ``).
+    """
+    attributes = [c for c in source.columns if c.startswith("case:") and c != "case:concept:name"]
+    picked = "".join(
+        f", any_value({quote_ident(c)}) AS {quote_ident(c.removeprefix('case:'))}"
+        for c in attributes
+    )
+    relation = (
+        f'(SELECT min(__line) AS __line, "case:concept:name" AS customer_id, '
+        f'CAST(min(TRY_CAST("time:timestamp" AS TIMESTAMPTZ)) AS VARCHAR) AS first_seen{picked} '
+        f'FROM {source.relation} GROUP BY "case:concept:name")'
+    )
+    columns = {"__line": "BIGINT", "customer_id": "VARCHAR", "first_seen": "VARCHAR"}
+    columns |= {c.removeprefix("case:"): "VARCHAR" for c in attributes}
+    return Source(
+        source.path,
+        "xes",
+        relation,
+        columns,
+        "line",
+        row_offset=0,
+        temp_files=source.temp_files,
+    )
 
 
 def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.ColumnPlan:
