@@ -136,7 +136,8 @@ def import_file(
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
     report = progress or (lambda step, fraction: None)
-    bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    bad_table, stage = f"cxray_bad_{tag}", f"cxray_stage_{tag}"
     try:
         source = open_source(con, path, ws.path / ".cxray-tmp")
     except SourceError as exc:
@@ -144,14 +145,16 @@ def import_file(
     if source.format == "xes" and spec.name == "customers":
         source = _xes_cases(source)
     try:
-        with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
+        with _temporary_tables(con, stage, bad_table, "cxray_rejects", "cxray_rejects_scan"):
             plan = _plan(spec, source, options)
             known = set(ws.journey.touchpoints)
             checks = _checks(spec, plan, ws, options, known)
             typed = _typed_relation(con, spec, source, plan, options, checks, numbered=False)
 
-            # Pass 1: count, validate and collect touchpoints in one streaming scan.
-            summary = _scan_summary(con, spec, plan, typed, report)
+            # One pass over the file: typed rows with their verdict go to a temporary table
+            # (DuckDB spills it to disk past its memory limit); the rest reads that table.
+            _stage(con, stage, spec, typed, report)
+            summary = _stage_summary(con, spec, stage)
             structural = _structural_rejects(con, source)
             rows_read = summary["rows"] + len(structural)
             rejected = summary["bad"] + len(structural)
@@ -169,14 +172,11 @@ def import_file(
             # Pass 2: write. Keys repeated inside the file need ordering; most files have none.
             valid = rows_read - rejected
             repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
-            rows = typed
-            if repeats:
-                numbered = numbered or _typed_relation(
-                    con, spec, source, plan, options, checks, numbered=True
-                )
+            rows = stage
+            if repeats:  # the stage keeps file order: the first occurrence of a key wins
                 rows = (
-                    f"(SELECT * FROM {numbered} WHERE NOT __bad QUALIFY row_number() OVER "
-                    f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
+                    f"(SELECT * FROM {stage} WHERE NOT __bad QUALIFY row_number() OVER "
+                    f"(PARTITION BY __t_{spec.key} ORDER BY rowid) = 1)"
                 )
             with warehouse.transaction():
                 imported, updated = _write(con, spec, rows, report)
@@ -295,7 +295,12 @@ def _typed_expressions(
             constant = sql_literal(plan.constants[column])
             exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
         elif src is None:
-            exprs[column] = "NULL"
+            sql_type = (
+                "TIMESTAMPTZ"
+                if dtype.is_timestamp()
+                else ("DOUBLE" if dtype.is_floating() else "VARCHAR")
+            )
+            exprs[column] = f"CAST(NULL AS {sql_type})"
         elif dtype.is_timestamp():
             fallbacks = _needs_fallback_formats(con, source, src, duck_type, options)
             exprs[column] = cols.timestamp_expr(
@@ -307,7 +312,7 @@ def _typed_expressions(
             exprs[column] = cols.text_expr(value, duck_type)
     if spec.name == "feedback":
         exprs["metric"] = f"lower({exprs['metric']})"
-    if "language" in exprs and exprs["language"] != "NULL":
+    if "language" in exprs:
         exprs["language"] = f"lower({exprs['language']})"
     return exprs
 
@@ -393,29 +398,28 @@ def _typed_relation(
     return f"(SELECT *, ({bad}) AS __bad FROM ({body}))"
 
 
-def _scan_summary(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    plan: cols.ColumnPlan,
-    typed: str,
-    report: Progress,
-) -> dict[str, Any]:
-    # A 64-bit hash of the key (or of the content, for derived keys) tells cheaply whether any
-    # key repeats; a collision only sends the import down the exact, slower path.
-    if _id_expression(spec, plan):
-        hashed = "hash(" + ", ".join(f"__t_{c}" for c in spec.columns if c != spec.key) + ")"
-    else:
-        hashed = f"hash(__t_{spec.key})"
+def _stage(
+    con: duckdb.DuckDBPyConnection, stage: str, spec: TableSpec, typed: str, report: Progress
+) -> None:
+    columns = ", ".join(f"__t_{c}" for c in spec.columns)
+    _run_with_progress(
+        con,
+        f"CREATE TEMP TABLE {stage} AS SELECT {columns}, __bad FROM {typed}",
+        report,
+        "reading",
+    )
+
+
+def _stage_summary(con: duckdb.DuckDBPyConnection, spec: TableSpec, stage: str) -> dict[str, Any]:
     touchpoints = (
         "list(DISTINCT __t_touchpoint) FILTER (WHERE NOT __bad AND __t_touchpoint IS NOT NULL)"
         if "touchpoint" in spec.columns
         else "[]"
     )
-    query = (
+    rows, bad, distinct_keys, seen = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE __bad), "
-        f"count(DISTINCT {hashed}) FILTER (WHERE NOT __bad), {touchpoints} FROM {typed}"
-    )
-    rows, bad, distinct_keys, seen = _run_with_progress(con, query, report, "checking")
+        f"count(DISTINCT __t_{spec.key}) FILTER (WHERE NOT __bad), {touchpoints} FROM {stage}"
+    ).fetchone()
     return {"rows": rows, "bad": bad, "distinct_keys": distinct_keys, "touchpoints": seen or []}
 
 
