@@ -45,7 +45,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def snapshot(ws: cxray.Workspace) -> tuple:
-    return ws.warehouse.counts(), ws.journey_path.read_text()
+    return ws.warehouse.counts(), ws.journey_path.read_text(), ws.warehouse.backend.list_tables()
 
 
 def test_bad_rows_refuse_the_import_and_change_nothing(ws, tmp_path):

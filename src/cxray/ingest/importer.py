@@ -151,39 +151,42 @@ def import_file(
             checks = _checks(spec, plan, ws, options, known)
             typed = _typed_relation(con, spec, source, plan, options, checks, numbered=False)
 
-            # One pass over the file: typed rows with their verdict go to a temporary table
-            # (DuckDB spills it to disk past its memory limit); the rest reads that table.
-            _stage(con, stage, spec, typed, report)
-            summary = _stage_summary(con, spec, stage)
-            structural = _structural_rejects(con, source)
-            rows_read = summary["rows"] + len(structural)
-            rejected = summary["bad"] + len(structural)
-
-            detail: list[dict] = []
-            numbered = None
-            if rejected:
-                numbered = _typed_relation(con, spec, source, plan, options, checks, numbered=True)
-                _collect_bad_rows(con, bad_table, numbered, report)
-                detail = _error_rows(con, bad_table, source, plan, checks, structural)
-                if not options.skip_invalid:
-                    raise _refusal(source, detail, rejected, options)
-            new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
-
-            # Pass 2: write. Keys repeated inside the file need ordering; most files have none.
-            valid = rows_read - rejected
-            repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
-            rows = stage
-            if repeats:  # the stage keeps file order: the first occurrence of a key wins
-                rows = (
-                    f"(SELECT * FROM {stage} WHERE NOT __bad QUALIFY row_number() OVER "
-                    f"(PARTITION BY __t_{spec.key} ORDER BY rowid) = 1)"
-                )
+            # One pass over the file: typed rows with their verdict go to a stage table, which
+            # the rest reads. It lives inside the import's transaction, in the warehouse file
+            # (compressed, buffer-managed: memory stays bounded), and never outlives it.
             with warehouse.transaction():
+                _stage(con, stage, spec, typed, report)
+                summary = _stage_summary(con, spec, stage)
+                structural = _structural_rejects(con, source)
+                rows_read = summary["rows"] + len(structural)
+                rejected = summary["bad"] + len(structural)
+
+                detail: list[dict] = []
+                if rejected:
+                    numbered = _typed_relation(
+                        con, spec, source, plan, options, checks, numbered=True
+                    )
+                    _collect_bad_rows(con, bad_table, numbered, report)
+                    detail = _error_rows(con, bad_table, source, plan, checks, structural)
+                    if not options.skip_invalid:
+                        raise _refusal(source, detail, rejected, options)
+                new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
+
+                # Keys repeated inside the file need ordering; most files have none.
+                valid = rows_read - rejected
+                repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
+                rows = stage
+                if repeats:  # the stage keeps file order: the first occurrence of a key wins
+                    rows = (
+                        f"(SELECT * FROM {stage} WHERE NOT __bad QUALIFY row_number() OVER "
+                        f"(PARTITION BY __t_{spec.key} ORDER BY rowid) = 1)"
+                    )
                 imported, updated = _write(con, spec, rows, report)
                 duplicates = valid - imported - updated
                 _log_import(
                     con, spec, source, started, rows_read, imported, updated, duplicates, rejected
                 )
+                con.execute(f"DROP TABLE {stage}")
             quarantine = None
             if rejected:
                 quarantine = _write_quarantine(con, ws, bad_table, source, detail)
@@ -223,6 +226,7 @@ def _temporary_tables(con: duckdb.DuckDBPyConnection, *names: str) -> Iterator[N
         for name in names:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+                con.execute(f"DROP TABLE IF EXISTS main.{name}")
 
 
 def _xes_cases(source: Source) -> Source:
@@ -404,7 +408,7 @@ def _stage(
     columns = ", ".join(f"__t_{c}" for c in spec.columns)
     _run_with_progress(
         con,
-        f"CREATE TEMP TABLE {stage} AS SELECT {columns}, __bad FROM {typed}",
+        f"CREATE TABLE {stage} AS SELECT {columns}, __bad FROM {typed}",
         report,
         "reading",
     )
