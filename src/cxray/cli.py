@@ -607,3 +607,82 @@ def report(
         say(lang, f"Report written to {written}", f"Rapport geschreven naar {written}"),
         highlight=False,
     )
+
+
+# -- analyses: why customers leave and who is about to --------------------------------------
+@app.command("nps-drivers")
+def nps_drivers(
+    path: WorkspaceArg,
+    target: Annotated[str, typer.Option(help="The overall score to explain: nps or csat.")] = "nps",
+    bootstrap: Annotated[int, typer.Option(help="Resamples for the intervals.")] = 200,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """What drives the overall score: importance with intervals × current performance."""
+    result = _run(path, lambda ws: ws.nps_drivers(target, bootstrap=bootstrap))
+    render(result, fmt, lang, columns=NPS_DRIVER_COLUMNS)
+
+
+NPS_DRIVER_COLUMNS = [
+    "driver",
+    "n",
+    "importance",
+    "importance_low",
+    "importance_high",
+    "performance",
+    "quadrant",
+]
+
+
+@app.command()
+def risk(
+    path: WorkspaceArg,
+    horizon: Annotated[int, typer.Option(help="Days ahead the risk is about.")] = 90,
+    evaluate: Annotated[
+        bool, typer.Option(help="Judge the model on a time-based hold-out instead of scoring.")
+    ] = False,
+    top: Annotated[int, typer.Option(help="How many customers to show (table view).")] = 20,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Churn risk per active customer with reasons, or --evaluate: AUC, calibration, lift."""
+    if evaluate:
+        result = _run(path, lambda ws: ws.evaluate_risk(horizon))
+        if fmt == Format.table:
+            for name, value in result.metrics().items():
+                out.print(f"{name}: {value}", highlight=False)
+        render(result, fmt, lang)
+        return
+
+    def score(ws: cxray.Workspace) -> Result:
+        from cxray.analysis.lifetimes import data_end
+
+        return ws.risk(horizon, as_of=data_end(ws))  # today's customers
+
+    result = _run(path, score)
+    if fmt == Format.table:
+        frame = result.to_pandas().sort_values("probability", ascending=False).head(top)
+        reasons = "reasons_nl" if lang == Lang.nl else "reasons"
+        frame = frame.assign(
+            reasons=frame[reasons].map(lambda r: "; ".join(r) if isinstance(r, list | tuple) else r)
+        )
+        render(
+            _Framed(result, frame),
+            fmt,
+            lang,
+            columns=["customer_id", "probability", "band", "reasons"],
+        )
+        return
+    render(result, fmt, lang)
+
+
+@app.command()
+def onboarding(
+    path: WorkspaceArg,
+    days: Annotated[int, typer.Option(help="The onboarding period in days.")] = 100,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """New customers: their phase, whether they are late for the next one, their risk."""
+    result = _run(path, lambda ws: ws.onboarding(days=days))
+    render(result, fmt, lang)

@@ -158,6 +158,30 @@ class Workspace:
 
         return survival(self, by=by, **options)
 
+    def nps_drivers(self, target: str = "nps", **options: Any):
+        """Which touchpoint scores and events drive the overall NPS (relative weights)."""
+        from cxray.analysis.nps_drivers import nps_drivers
+
+        return nps_drivers(self, target=target, **options)
+
+    def risk(self, horizon_days: int = 90, **options: Any):
+        """Churn-risk probability per active customer with its top reasons."""
+        from cxray.analysis.risk import risk
+
+        return risk(self, horizon_days=horizon_days, **options)
+
+    def evaluate_risk(self, horizon_days: int = 90, **options: Any):
+        """The risk model on a time-based hold-out: AUC, Brier score, calibration, top-decile lift."""
+        from cxray.analysis.risk import evaluate_risk
+
+        return evaluate_risk(self, horizon_days=horizon_days, **options)
+
+    def onboarding(self, days: int = 100, **options: Any):
+        """Customers in their first days: their phase, whether they are late, their risk."""
+        from cxray.analysis.onboarding import onboarding
+
+        return onboarding(self, days=days, **options)
+
     def report(self, path: str | Path, lang: str = "en") -> Path:
         """Write the one-page, self-contained HTML report (opens offline)."""
         from cxray.report import write_report

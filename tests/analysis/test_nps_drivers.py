@@ -1,0 +1,147 @@
+import json
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import cxray
+from cxray.analysis.nps_drivers import DRIVER_COLUMNS, nps_drivers, quadrants, relative_weights
+from cxray.demo import generate_demo
+
+
+def r_squared(x: np.ndarray, y: np.ndarray) -> float:
+    design = np.column_stack([np.ones(len(y)), x])
+    fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    return 1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (40, 3), elements=st.floats(-5, 5)),
+    arrays(np.float64, 40, elements=st.floats(-5, 5)),
+)
+def test_relative_weights_split_r_squared(x, y):
+    weights = relative_weights(x, y)
+    assert (weights >= -1e-9).all()
+    # full-rank predictors: the weights add up to R² exactly
+    if y.std() > 1e-6 and np.linalg.matrix_rank(x - x.mean(axis=0), tol=1e-6) == 3:
+        assert weights.sum() == pytest.approx(r_squared(x, y), abs=1e-6)
+
+
+def test_relative_weights_of_uncorrelated_predictors_are_squared_correlations():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(200, 2))
+    x, _ = np.linalg.qr(raw - raw.mean(axis=0))  # centred and exactly uncorrelated
+    y = 3 * x[:, 0] + 1 * x[:, 1] + rng.normal(scale=0.05, size=200)
+    weights = relative_weights(x, y)
+    expected = [np.corrcoef(x[:, j], y)[0, 1] ** 2 for j in range(2)]
+    assert weights == pytest.approx(expected, abs=1e-2)
+    assert relative_weights(np.column_stack([x, np.ones(200)]), y)[2] == 0
+
+
+def test_quadrants():
+    importance = pd.Series([0.5, 0.3, 0.15, 0.05])
+    performance = pd.Series([0.2, 0.9, 0.8, 0.1])
+    assert quadrants(importance, performance) == [
+        "fix_first", "keep_up", "nice_to_have", "low_priority"
+    ]
+
+
+def make_story(n: int = 120, seed: int = 0):
+    """NPS falls with each late delivery; delivery CSAT is noise; late events after the answer."""
+    rng = np.random.default_rng(seed)
+    events, feedback = [], []
+    for i in range(n):
+        late = int(rng.integers(0, 3))
+        for k in range(late):
+            events.append({"customer_id": f"c{i}", "ts": f"2024-01-{k + 2:02d}",
+                           "touchpoint": "late"})
+        # after the answer: must not count
+        events.append({"customer_id": f"c{i}", "ts": "2024-03-01", "touchpoint": "late"})
+        nps = int(np.clip(round(9 - 2.5 * late + rng.normal(scale=0.7)), 0, 10))
+        feedback.append({"customer_id": f"c{i}", "ts": "2024-01-20", "metric": "nps",
+                         "score": 2})  # an older answer: only the latest counts
+        feedback.append({"customer_id": f"c{i}", "ts": "2024-02-01", "metric": "nps",
+                         "score": nps})
+        if i % 3:  # a third never rated the delivery
+            feedback.append({"customer_id": f"c{i}", "ts": "2024-01-10", "metric": "csat",
+                             "touchpoint": "delivery", "score": int(rng.integers(3, 6))})
+    for j, row in enumerate(events):
+        row["event_id"] = f"e{j}"
+    return events, feedback
+
+
+JOURNEY = {
+    "touchpoints": {
+        "delivery": {"phase": "loyalty"},
+        "late": {"phase": "loyalty", "bad_experience": True},
+    },
+}
+
+
+def test_late_deliveries_drive_nps(make_workspace):
+    events, feedback = make_story()
+    ws = make_workspace(events=events, feedback=feedback, journey=JOURNEY)
+    result = nps_drivers(ws, bootstrap=50)
+    frame = result.to_pandas().set_index("driver")
+    assert list(result.to_pandas().columns) == DRIVER_COLUMNS
+    assert frame.index.tolist() == ["late", "delivery (csat)"]
+    assert result.customers == 120
+    assert frame.loc["late", "importance"] > 0.9
+    assert frame["importance"].sum() == pytest.approx(1)
+    assert frame.loc["late", "correlation"] < -0.8  # the event after the answer is not counted
+    assert frame.loc["delivery (csat)", "n"] == 80
+    assert frame.loc["delivery (csat)", "kind"] == "score"
+    for row in frame.itertuples():
+        assert row.importance_low <= row.importance <= row.importance_high
+    assert result.r2 > 0.7 and result.r2_low < result.r2 < result.r2_high
+    with_late = {e["customer_id"] for e in events if e["ts"] < "2024-02-01"}
+    assert frame.loc["late", "performance"] == pytest.approx(1 - len(with_late) / 120)
+    assert frame.loc["late", "n"] == len(with_late)
+    json.dumps(result.to_dict())
+    assert "late" in result.summary("en") and "verklaren" in result.summary("nl")
+
+
+def test_without_answers(make_workspace):
+    ws = make_workspace(events=[{"customer_id": "a", "ts": "2024-01-01", "touchpoint": "late"}],
+                        journey=JOURNEY)
+    result = nps_drivers(ws)
+    assert result.to_pandas().empty
+    assert "Too few" in result.summary("en") and "Te weinig" in result.summary("nl")
+
+
+def test_planted_drivers_on_the_demo(tmp_path):
+    generate_demo(tmp_path / "demo", customers=3000, seed=1)
+    with cxray.open(tmp_path / "demo") as ws:
+        result = nps_drivers(ws, bootstrap=100)
+    frame = result.to_pandas()
+    # planted: -1.8 NPS points per late delivery, -1.3 per failed login (ground_truth.json)
+    assert frame["driver"].iloc[0] == "delivery_late"
+    events = frame[frame["kind"] == "event"]["driver"].tolist()
+    assert events[:2] == ["delivery_late", "login_failed"]
+    top = frame.set_index("driver")
+    assert top.loc["delivery_late", "importance_low"] > top.loc["login_failed", "importance_high"]
+    assert top.loc["delivery_late", "quadrant"] == "fix_first"
+    assert "delivery_late" in result.summary("en")
+
+
+def test_queries_compile_for_postgresql(make_workspace, monkeypatch):
+    events, feedback = make_story(n=30)
+    ws = make_workspace(events=events, feedback=feedback, journey=JOURNEY)
+    compiled = []
+    execute = ir.Table.execute
+
+    def checked(self, *args, **kwargs):
+        sql = ibis.to_sql(self, dialect="postgres")
+        assert "AS BIGINT" not in sql.upper()
+        compiled.append(sql)
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(ir.Table, "execute", checked)
+    nps_drivers(ws, bootstrap=5)
+    assert len(compiled) >= 2
