@@ -8,8 +8,10 @@ are never a last touchpoint: a cancellation is the leaving, not what came before
 too new to judge are left out.
 
 Events with the same timestamp are ordered by touchpoint name and then event id (the latest in
-that order is the last), with a window function, so the answer never depends on the order rows
-were stored in.
+that order is the last), so the answer never depends on the order rows were stored in. In the
+engine this is the latest time, then the alphabetically last touchpoint at that time (event id
+only orders events of one touchpoint, which cannot change the touchpoint): a maximum and a join
+back rather than a sorted window, which is several times faster on large event logs.
 
 Per touchpoint: how many churned customers had it last (``churners_last``) and their share of all
 churned customers with a last touchpoint, the same for customers who stayed, and the **lift** =
@@ -24,7 +26,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -160,25 +161,29 @@ def dropoff(
     churn_touchpoints = list(ws.journey.churn.touchpoints)
     if churn_touchpoints:
         events = events.filter(~events.touchpoint.isin(churn_touchpoints))
-    events = events.select("event_id", "customer_id", "ts", "touchpoint")
+    events = events.select("customer_id", "ts", "touchpoint")
     observed = events.join(lives, events.customer_id == lives.customer_id_life)
     observed = observed.filter(observed.ts <= observed.end_ts)
-    latest_first = ibis.window(
-        group_by="customer_id",
-        order_by=[observed.ts.desc(), observed.touchpoint.desc(), observed.event_id.desc()],
+    latest = observed.group_by("customer_id").aggregate(last_ts=observed.ts.max())
+    latest = latest.rename(latest_customer_id="customer_id")
+    at_latest = events.join(
+        latest,
+        (events.customer_id == latest.latest_customer_id) & (events.ts == latest.last_ts),
     )
-    last = observed.mutate(position=ibis.row_number().over(latest_first))
-    last = last.filter(last.position == 0)
-    churned = last.churned.fill_null(False)
+    last = at_latest.group_by("customer_id").aggregate(touchpoint=at_latest.touchpoint.max())
+    # Every judged customer, with a null touchpoint when no event preceded the end of observation.
+    per_customer = lives.left_join(last, lives.customer_id_life == last.customer_id)
+    churned = per_customer.churned.fill_null(False)
     counts = (
-        last.group_by("touchpoint")
+        per_customer.group_by("touchpoint")
         .aggregate(
             churners_last=count_true(churned),
             stayers_last=count_true(~churned),
         )
         .execute()
     )
-    all_churners = int(count_true(lives.churned).execute() or 0)
+    all_churners = int(counts["churners_last"].sum())
+    counts = counts[counts["touchpoint"].notna()].reset_index(drop=True)
 
     counts["phase"] = [ws.journey.phase_of(tp) for tp in counts["touchpoint"]]
     if by_phase:

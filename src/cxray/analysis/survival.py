@@ -151,18 +151,26 @@ def survival(ws: Any, by: str | None = None, horizon_days: float | None = None) 
     lifetimes = customer_lifetimes(ws)
     lifetimes = lifetimes.filter(~lifetimes.too_new)
     table = _with_group(ws, lifetimes, by).select("group", "duration_days", "churned")
+    # Without groups the label is added here: one text per distinct duration (up to one per
+    # customer) need not travel from the engine.
+    keys = ["group", "duration_days"] if by is not None else ["duration_days"]
+    # A filtered count, not a sum of booleans: DuckDB sums those into 128-bit integers, slow to
+    # convert at a row per customer.
     counts = (
-        table.group_by(["group", "duration_days"])
-        .aggregate(events=table.churned.sum(), removed=table.count())
+        table.group_by(keys)
+        .aggregate(events=table.count(where=table.churned), removed=table.count())
+        .order_by(keys)  # sorted by the engine in parallel; sorted input is cheap to re-sort
         .execute()
     )
+    if by is None:
+        counts.insert(0, "group", ALL)
     labels = sorted(set(counts.group) - {MISSING})
     if (counts.group == MISSING).any():
         labels.append(MISSING)  # last, after the real groups
 
     curves, rows = [], []
     for label in labels:
-        part = counts[counts.group == label]
+        part = counts if len(labels) == 1 else counts[counts.group == label]
         curve = kaplan_meier(part.duration_days, part.events, part.removed)
         median, median_lower, median_upper = (
             first_time_at_or_below(curve[column], curve.time_days)
@@ -224,23 +232,25 @@ def kaplan_meier(
     ``events`` churned and ``removed`` left the risk set (churned + censored) at each duration.
     Returns time_days, at_risk, events, censored, survival, lower, upper, with a row at time 0.
     """
-    table = pd.DataFrame(
-        {
-            "time_days": np.asarray(durations, dtype=float),
-            "events": np.asarray(events, dtype=np.int64),
-            "removed": np.asarray(removed, dtype=np.int64),
-        }
-    )
-    table = table.groupby("time_days", as_index=False).sum().sort_values("time_days")
-    if table.empty or table.time_days.iloc[0] > 0:
-        table = pd.concat(
-            [pd.DataFrame({"time_days": [0.0], "events": [0], "removed": [0]}), table],
-            ignore_index=True,
-        )
-    total = int(table.removed.sum())
-    removed_before = np.concatenate([[0], np.cumsum(table.removed.to_numpy())[:-1]])
+    times = np.asarray(durations, dtype=float)
+    deaths = np.asarray(events, dtype=np.int64)
+    leaving = np.asarray(removed, dtype=np.int64)
+    known = ~np.isnan(times)
+    order = np.argsort(times[known], kind="stable")
+    times, deaths, leaving = times[known][order], deaths[known][order], leaving[known][order]
+    if len(times):
+        # add up the counts of equal durations (numpy on up to a row per customer: fast)
+        firsts = np.flatnonzero(np.concatenate([[True], times[1:] != times[:-1]]))
+        times = times[firsts]
+        deaths = np.add.reduceat(deaths, firsts)
+        leaving = np.add.reduceat(leaving, firsts)
+    if not len(times) or times[0] > 0:
+        times = np.concatenate([[0.0], times])
+        deaths = np.concatenate([[0], deaths]).astype(np.int64)
+        leaving = np.concatenate([[0], leaving]).astype(np.int64)
+    total = int(leaving.sum())
+    removed_before = np.concatenate([[0], np.cumsum(leaving)[:-1]])
     at_risk = total - removed_before
-    deaths = table.events.to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_survival = np.cumsum(np.log(at_risk - deaths) - np.log(at_risk))
         # Greenwood terms in exact integer arithmetic; a step that empties the risk set adds 0.
@@ -257,10 +267,10 @@ def kaplan_meier(
     upper = np.where(np.isnan(upper), 1.0, upper)
     return pd.DataFrame(
         {
-            "time_days": table.time_days.to_numpy(),
+            "time_days": times,
             "at_risk": at_risk.astype(np.int64),
             "events": deaths.astype(np.int64),
-            "censored": (table.removed.to_numpy() - deaths).astype(np.int64),
+            "censored": (leaving - deaths).astype(np.int64),
             "survival": survival_values,
             "lower": lower,
             "upper": upper,
