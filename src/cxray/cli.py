@@ -686,3 +686,51 @@ def onboarding(
     """New customers: their phase, whether they are late for the next one, their risk."""
     result = _run(path, lambda ws: ws.onboarding(days=days))
     render(result, fmt, lang)
+
+
+@app.command()
+def themes(
+    path: WorkspaceArg,
+    metric: Annotated[str, typer.Option(help="Whose comments: nps, csat, ces… or all.")] = "nps",
+    discover: Annotated[int, typer.Option(help="How many new themes to find in the data.")] = 8,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="A TOML file adding to or replacing the default themes.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """What customers say: themes with their volume, score and effect on churn."""
+    chosen = None if metric == "all" else metric
+    result = _run(
+        path,
+        lambda ws: ws.themes(chosen, discover=discover, taxonomy=taxonomy, lang=lang.value),
+    )
+    render(result, fmt, lang, columns=THEME_COLUMNS)
+
+
+THEME_COLUMNS = [
+    "label",
+    "source",
+    "comments",
+    "share",
+    "nps",
+    "nps_low",
+    "nps_high",
+    "churn_ratio",
+    "churn_ratio_low",
+    "churn_ratio_high",
+]
+
+
+@app.command()
+def phrases(
+    path: WorkspaceArg,
+    metric: Annotated[str, typer.Option(help="nps, csat, ces… or all.")] = "nps",
+    top: Annotated[int, typer.Option(help="Phrases per side.")] = 20,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """The words and phrases that set detractors apart from promoters."""
+    chosen = None if metric == "all" else metric
+    result = _run(path, lambda ws: ws.phrases(chosen, top=top))
+    render(result, fmt, lang)

@@ -182,6 +182,18 @@ class Workspace:
 
         return onboarding(self, days=days, **options)
 
+    def themes(self, metric: str | None = "nps", **options: Any):
+        """Themes in comments (taxonomy and discovered), each with volume, score and churn."""
+        from cxray.analysis.themes import themes
+
+        return themes(self, metric=metric, **options)
+
+    def phrases(self, metric: str | None = "nps", **options: Any):
+        """Phrases that distinguish detractors from promoters (log-odds, informative prior)."""
+        from cxray.analysis.phrases import phrases
+
+        return phrases(self, metric=metric, **options)
+
     def report(self, path: str | Path, lang: str = "en") -> Path:
         """Write the one-page, self-contained HTML report (opens offline)."""
         from cxray.report import write_report
