@@ -734,3 +734,46 @@ def phrases(
     chosen = None if metric == "all" else metric
     result = _run(path, lambda ws: ws.phrases(chosen, top=top))
     render(result, fmt, lang)
+
+
+@app.command("dose-response")
+def dose_response(
+    path: WorkspaceArg,
+    horizon: Annotated[float, typer.Option(help="Days for the churn-within-horizon figure.")] = 90,
+    max_dose: Annotated[int, typer.Option(help="The top dose level (shown as N+).")] = 3,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """How churn rises with each extra bad experience (0, 1, 2, 3+), censoring handled."""
+    result = _run(path, lambda ws: ws.dose_response(horizon, max_dose))
+    render(result, fmt, lang)
+
+
+@app.command()
+def drivers(
+    path: WorkspaceArg,
+    coding: Annotated[
+        str, typer.Option(help="per_occurrence (each one counts) or ever (had one at all).")
+    ] = "per_occurrence",
+    fdr: Annotated[float, typer.Option(help="False-discovery rate for 'significant'.")] = 0.05,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Why customers leave: hazard ratios adjusted for segment and tenure, customers lost to each."""
+    result = _run(path, lambda ws: ws.drivers(coding=coding, fdr=fdr))
+    render(result, fmt, lang, columns=DRIVER_COLUMNS)
+
+
+DRIVER_COLUMNS = [
+    "rank",
+    "driver",
+    "customers_exposed",
+    "hazard_ratio",
+    "hr_lower",
+    "hr_upper",
+    "q_value",
+    "significant",
+    "customers_lost",
+    "lost_lower",
+    "lost_upper",
+]

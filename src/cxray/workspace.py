@@ -158,6 +158,18 @@ class Workspace:
 
         return survival(self, by=by, **options)
 
+    def dose_response(self, horizon_days: float = 90, max_dose: int = 3):
+        """Churn by the number of bad experiences so far (0, 1, 2, 3+), with intervals."""
+        from cxray.analysis.dose_response import dose_response
+
+        return dose_response(self, horizon_days=horizon_days, max_dose=max_dose)
+
+    def drivers(self, candidates: list[str] | None = None, **options: Any):
+        """Hazard ratios of touchpoints and bad experiences, adjusted; customers lost to each."""
+        from cxray.analysis.drivers import drivers
+
+        return drivers(self, candidates=candidates, **options)
+
     def nps_drivers(self, target: str = "nps", **options: Any):
         """Which touchpoint scores and events drive the overall NPS (relative weights)."""
         from cxray.analysis.nps_drivers import nps_drivers

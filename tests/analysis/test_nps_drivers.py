@@ -48,7 +48,10 @@ def test_quadrants():
     importance = pd.Series([0.5, 0.3, 0.15, 0.05])
     performance = pd.Series([0.2, 0.9, 0.8, 0.1])
     assert quadrants(importance, performance) == [
-        "fix_first", "keep_up", "nice_to_have", "low_priority"
+        "fix_first",
+        "keep_up",
+        "nice_to_have",
+        "low_priority",
     ]
 
 
@@ -59,18 +62,26 @@ def make_story(n: int = 120, seed: int = 0):
     for i in range(n):
         late = int(rng.integers(0, 3))
         for k in range(late):
-            events.append({"customer_id": f"c{i}", "ts": f"2024-01-{k + 2:02d}",
-                           "touchpoint": "late"})
+            events.append(
+                {"customer_id": f"c{i}", "ts": f"2024-01-{k + 2:02d}", "touchpoint": "late"}
+            )
         # after the answer: must not count
         events.append({"customer_id": f"c{i}", "ts": "2024-03-01", "touchpoint": "late"})
         nps = int(np.clip(round(9 - 2.5 * late + rng.normal(scale=0.7)), 0, 10))
-        feedback.append({"customer_id": f"c{i}", "ts": "2024-01-20", "metric": "nps",
-                         "score": 2})  # an older answer: only the latest counts
-        feedback.append({"customer_id": f"c{i}", "ts": "2024-02-01", "metric": "nps",
-                         "score": nps})
+        feedback.append(
+            {"customer_id": f"c{i}", "ts": "2024-01-20", "metric": "nps", "score": 2}
+        )  # an older answer: only the latest counts
+        feedback.append({"customer_id": f"c{i}", "ts": "2024-02-01", "metric": "nps", "score": nps})
         if i % 3:  # a third never rated the delivery
-            feedback.append({"customer_id": f"c{i}", "ts": "2024-01-10", "metric": "csat",
-                             "touchpoint": "delivery", "score": int(rng.integers(3, 6))})
+            feedback.append(
+                {
+                    "customer_id": f"c{i}",
+                    "ts": "2024-01-10",
+                    "metric": "csat",
+                    "touchpoint": "delivery",
+                    "score": int(rng.integers(3, 6)),
+                }
+            )
     for j, row in enumerate(events):
         row["event_id"] = f"e{j}"
     return events, feedback
@@ -108,8 +119,9 @@ def test_late_deliveries_drive_nps(make_workspace):
 
 
 def test_without_answers(make_workspace):
-    ws = make_workspace(events=[{"customer_id": "a", "ts": "2024-01-01", "touchpoint": "late"}],
-                        journey=JOURNEY)
+    ws = make_workspace(
+        events=[{"customer_id": "a", "ts": "2024-01-01", "touchpoint": "late"}], journey=JOURNEY
+    )
     result = nps_drivers(ws)
     assert result.to_pandas().empty
     assert "Too few" in result.summary("en") and "Te weinig" in result.summary("nl")

@@ -33,19 +33,29 @@ def events_of(*rows):
 # consideration; a late visit keeps r1-r4 active (the template's inactivity rule is 180 days)
 HISTORY = events_of(
     *[(f"r{i}", "2024-05-15", "visit") for i in range(1, 5)],
-    ("r1", "2023-01-01", "visit"), ("r1", "2023-01-11", "browse"), ("r1", "2023-01-12", "order"),
-    ("r2", "2023-01-01", "visit"), ("r2", "2023-01-21", "browse"), ("r2", "2023-01-25", "order"),
-    ("r3", "2023-01-01", "visit"), ("r3", "2023-01-31", "browse"),
-    ("r4", "2023-01-01", "visit"), ("r4", "2023-02-10", "browse"),
+    ("r1", "2023-01-01", "visit"),
+    ("r1", "2023-01-11", "browse"),
+    ("r1", "2023-01-12", "order"),
+    ("r2", "2023-01-01", "visit"),
+    ("r2", "2023-01-21", "browse"),
+    ("r2", "2023-01-25", "order"),
+    ("r3", "2023-01-01", "visit"),
+    ("r3", "2023-01-31", "browse"),
+    ("r4", "2023-01-01", "visit"),
+    ("r4", "2023-02-10", "browse"),
     # churned: their slow path does not count as typical
-    ("x1", "2023-01-01", "visit"), ("x1", "2023-12-01", "browse"), ("x1", "2023-12-02", "cancel"),
+    ("x1", "2023-01-01", "visit"),
+    ("x1", "2023-12-01", "browse"),
+    ("x1", "2023-12-02", "cancel"),
     # new customers
     ("n_late", "2024-04-01", "visit"),  # 61 days in awareness: late
     ("n_fine", "2024-05-20", "visit"),  # 12 days: fine
-    ("n_conv", "2024-04-01", "visit"), ("n_conv", "2024-04-02", "browse"),
+    ("n_conv", "2024-04-01", "visit"),
+    ("n_conv", "2024-04-02", "browse"),
     ("n_conv", "2024-04-03", "order"),  # furthest phase conversion; nobody retained went further
     # cancelled after the observed period (inactive_days = 180) but before as_of: left out
-    ("n_gone", "2024-05-01", "visit"), ("n_gone", "2024-05-02", "cancel"),
+    ("n_gone", "2024-05-01", "visit"),
+    ("n_gone", "2024-05-02", "cancel"),
     ("n_today", "2024-06-01", "visit"),  # starts at as_of (included): day 0
     ("old", "2023-06-01", "visit"),  # more than 100 days ago
 )
@@ -109,7 +119,6 @@ def test_onboarding_on_the_demo(tmp_path):
         assert frame["late"].any()
         assert frame["risk"].between(0, 1).all()  # every new customer is scored
         assert set(frame["phase"].dropna()) <= set(ws.journey.phases)
-
 
 
 def test_queries_compile_for_postgresql(story, monkeypatch):

@@ -41,12 +41,19 @@ def events_of(*rows):
 
 
 STORY = events_of(
-    ("a", "2024-01-01", "order"), ("a", "2024-01-20", "late"), ("a", "2024-02-15", "late"),
+    ("a", "2024-01-01", "order"),
+    ("a", "2024-01-20", "late"),
+    ("a", "2024-02-15", "late"),
     ("a", "2024-03-01", "late"),  # at the cutoff itself: not yet known
-    ("a", "2024-03-10", "order"), ("a", "2024-05-30", "order"),
-    ("b", "2024-01-01", "order"), ("b", "2024-02-01", "cancel"),  # left before the cutoff
-    ("c", "2023-10-01", "order"), ("c", "2024-02-20", "order"), ("c", "2024-03-20", "cancel"),
-    ("d", "2024-04-01", "order"), ("d", "2024-06-01", "order"),  # starts after the cutoff
+    ("a", "2024-03-10", "order"),
+    ("a", "2024-05-30", "order"),
+    ("b", "2024-01-01", "order"),
+    ("b", "2024-02-01", "cancel"),  # left before the cutoff
+    ("c", "2023-10-01", "order"),
+    ("c", "2024-02-20", "order"),
+    ("c", "2024-03-20", "cancel"),
+    ("d", "2024-04-01", "order"),
+    ("d", "2024-06-01", "order"),  # starts after the cutoff
 )
 FEEDBACK = [
     {"response_id": "r1", "customer_id": "a", "ts": "2024-02-01", "metric": "nps", "score": 3},
@@ -57,8 +64,10 @@ FEEDBACK = [
     {"response_id": "r5", "customer_id": "c", "ts": "2024-01-05", "metric": "csat", "score": 1},
 ]
 CUSTOMERS = [
-    {"customer_id": "a", "segment": "consumer"}, {"customer_id": "b", "segment": "business"},
-    {"customer_id": "c", "segment": "business"}, {"customer_id": "d", "segment": "consumer"},
+    {"customer_id": "a", "segment": "consumer"},
+    {"customer_id": "b", "segment": "business"},
+    {"customer_id": "c", "segment": "business"},
+    {"customer_id": "d", "segment": "consumer"},
 ]
 
 
@@ -99,8 +108,13 @@ def test_labels_are_churn_within_the_horizon_and_must_be_observed(story):
 
 def test_model_contributions_add_up_to_the_log_odds():
     rng = np.random.default_rng(3)
-    x = pd.DataFrame({"late": rng.poisson(1, 800).astype(float),
-                      "noise": rng.normal(size=800), "score": rng.normal(size=800)})
+    x = pd.DataFrame(
+        {
+            "late": rng.poisson(1, 800).astype(float),
+            "noise": rng.normal(size=800),
+            "score": rng.normal(size=800),
+        }
+    )
     x.loc[::7, "score"] = np.nan
     y = rng.random(800) < 1 / (1 + np.exp(-(-2 + 0.9 * x["late"])))
     model = ChurnRiskModel(C=1.0).fit(x, y)

@@ -88,6 +88,8 @@ QUESTIONS = {
     "survival": lambda ws: ws.survival(by="segment"),
     "retention": lambda ws: ws.retention(),
     "early_churn": lambda ws: ws.early_churn(days=30),
+    "dose_response": lambda ws: ws.dose_response(),
+    "drivers": lambda ws: ws.drivers(),
 }
 
 

@@ -39,8 +39,15 @@ Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
 RANKINGS = ("count", "lift")
 
 DROPOFF_COLUMNS = [
-    "touchpoint", "phase", "churners_last", "share_of_churners", "stayers_last",
-    "share_of_stayers", "lift", "lift_low", "lift_high",
+    "touchpoint",
+    "phase",
+    "churners_last",
+    "share_of_churners",
+    "stayers_last",
+    "share_of_stayers",
+    "lift",
+    "lift_low",
+    "lift_high",
 ]
 
 
@@ -79,8 +86,11 @@ class DropoffResult(Result):
     @property
     def how(self) -> str:
         unit = "phase" if self.by_phase else "touchpoint"
-        ranking = ("number of churned customers" if self.rank_by == "count"
-                   else "lower end of the lift interval")
+        ranking = (
+            "number of churned customers"
+            if self.rank_by == "count"
+            else "lower end of the lift interval"
+        )
         return (
             f"{self.churners} churned and {self.stayers} staying customers; last {unit} before "
             "churn (churn touchpoints excluded) or before the end of observation (censored); ties "
@@ -91,22 +101,30 @@ class DropoffResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": records(self.frame),
-            "params": jsonable({
-                "top": self.top, "by_phase": self.by_phase, "rank_by": self.rank_by,
-                "churners": self.churners, "stayers": self.stayers,
-                "churners_without_touchpoint": self.churners_without_touchpoint,
-                "confidence": CONFIDENCE,
-            }),
+            "params": jsonable(
+                {
+                    "top": self.top,
+                    "by_phase": self.by_phase,
+                    "rank_by": self.rank_by,
+                    "churners": self.churners,
+                    "stayers": self.stayers,
+                    "churners_without_touchpoint": self.churners_without_touchpoint,
+                    "confidence": CONFIDENCE,
+                }
+            ),
             "how": self.how,
         }
 
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
         if self.churners == 0 or self.frame.empty:
-            return ("No customer churned in the observed period, so there is no last touchpoint "
-                    "before leaving." if lang == "en" else
-                    "Geen klant is afgehaakt in de waargenomen periode, dus er is geen laatste "
-                    "contactmoment voor vertrek.")
+            return (
+                "No customer churned in the observed period, so there is no last touchpoint "
+                "before leaving."
+                if lang == "en"
+                else "Geen klant is afgehaakt in de waargenomen periode, dus er is geen laatste "
+                "contactmoment voor vertrek."
+            )
         row = self.frame.sort_values(
             ["churners_last", "lift"], ascending=False, kind="stable"
         ).iloc[0]
@@ -116,22 +134,30 @@ class DropoffResult(Result):
         churners = fmt_num(self.churners, lang)
         if lang == "en":
             where = f"the {name} phase" if self.by_phase else name
-            text = (f"Of {churners} customers who left, {count} ({share}) had {where} as "
-                    f"their last {'phase' if self.by_phase else 'touchpoint'}")
+            text = (
+                f"Of {churners} customers who left, {count} ({share}) had {where} as "
+                f"their last {'phase' if self.by_phase else 'touchpoint'}"
+            )
         else:
             where = f"de fase {name}" if self.by_phase else name
-            text = (f"Van de {churners} vertrokken klanten hadden er {count} ({share}) "
-                    f"{where} als laatste {'fase' if self.by_phase else 'contactmoment'}")
+            text = (
+                f"Van de {churners} vertrokken klanten hadden er {count} ({share}) "
+                f"{where} als laatste {'fase' if self.by_phase else 'contactmoment'}"
+            )
         if pd.notna(row["lift"]):
             lift = fmt_num(row["lift"], lang, 1)
             low, high = fmt_num(row["lift_low"], lang, 1), fmt_num(row["lift_high"], lang, 1)
-            text += (f": {lift} times as often as among customers who stayed (95% interval "
-                     f"{low}–{high})" if lang == "en" else
-                     f": {lift} keer zo vaak als bij klanten die bleven (95%-interval "
-                     f"{low}–{high})")
+            text += (
+                f": {lift} times as often as among customers who stayed (95% interval {low}–{high})"
+                if lang == "en"
+                else f": {lift} keer zo vaak als bij klanten die bleven (95%-interval {low}–{high})"
+            )
             if row["lift_low"] <= 1 <= row["lift_high"]:
-                text += ("; not clearly different from them" if lang == "en"
-                         else "; geen duidelijk verschil")
+                text += (
+                    "; not clearly different from them"
+                    if lang == "en"
+                    else "; geen duidelijk verschil"
+                )
         return text + "."
 
 
@@ -154,9 +180,7 @@ def dropoff(
         return DropoffResult(_empty(by_phase), top=top, by_phase=by_phase, rank_by=rank_by)
 
     lives = customer_lifetimes(ws, end)
-    lives = lives.filter(~lives.too_new).select(
-        "churned", "end_ts", customer_id_life="customer_id"
-    )
+    lives = lives.filter(~lives.too_new).select("churned", "end_ts", customer_id_life="customer_id")
     events = ws.events
     churn_touchpoints = list(ws.journey.churn.touchpoints)
     if churn_touchpoints:
@@ -194,9 +218,14 @@ def dropoff(
     columns = [c for c in DROPOFF_COLUMNS if not (by_phase and c == "touchpoint")]
     labels = {name: tp.label for name, tp in ws.journey.touchpoints.items() if tp.label}
     return DropoffResult(
-        frame=frame[columns].reset_index(drop=True), churners=churners, stayers=stayers,
-        churners_without_touchpoint=all_churners - churners, top=top, by_phase=by_phase,
-        rank_by=rank_by, labels=labels,
+        frame=frame[columns].reset_index(drop=True),
+        churners=churners,
+        stayers=stayers,
+        churners_without_touchpoint=all_churners - churners,
+        top=top,
+        by_phase=by_phase,
+        rank_by=rank_by,
+        labels=labels,
     )
 
 

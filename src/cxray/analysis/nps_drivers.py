@@ -41,8 +41,18 @@ from cxray.results import Result, jsonable
 
 MIN_ANSWERS = 10  # a score driver needs at least this many customers who gave it
 DRIVER_COLUMNS = [
-    "driver", "kind", "metric", "touchpoint", "n", "importance", "importance_low",
-    "importance_high", "correlation", "mean", "performance", "quadrant",
+    "driver",
+    "kind",
+    "metric",
+    "touchpoint",
+    "n",
+    "importance",
+    "importance_low",
+    "importance_high",
+    "correlation",
+    "mean",
+    "performance",
+    "quadrant",
 ]
 QUADRANTS = {
     "fix_first": {"en": "fix first", "nl": "eerst verbeteren"},
@@ -76,8 +86,9 @@ def relative_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _grouped_shares(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> tuple[
-        np.ndarray, float]:
+def _grouped_shares(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int
+) -> tuple[np.ndarray, float]:
     raw = relative_weights(x, y)
     per_driver = np.bincount(groups, weights=raw, minlength=k)
     r2 = float(per_driver.sum())
@@ -112,9 +123,16 @@ class NpsDriversResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": records(self.frame),
-            "params": jsonable({"target": self.target, "customers": self.customers, "r2": self.r2,
-                                "r2_low": self.r2_low, "r2_high": self.r2_high,
-                                "bootstrap": self.bootstrap}),
+            "params": jsonable(
+                {
+                    "target": self.target,
+                    "customers": self.customers,
+                    "r2": self.r2,
+                    "r2_low": self.r2_low,
+                    "r2_high": self.r2_high,
+                    "bootstrap": self.bootstrap,
+                }
+            ),
             "how": self.how,
         }
 
@@ -122,9 +140,11 @@ class NpsDriversResult(Result):
         check_lang(lang)
         metric = self.target.upper()
         if self.frame.empty:
-            return (f"Too few {metric} answers or drivers for a key-driver analysis."
-                    if lang == "en" else
-                    f"Te weinig {metric}-antwoorden of drivers voor een driveranalyse.")
+            return (
+                f"Too few {metric} answers or drivers for a key-driver analysis."
+                if lang == "en"
+                else f"Te weinig {metric}-antwoorden of drivers voor een driveranalyse."
+            )
         fix = self.frame[self.frame["quadrant"] == "fix_first"]
         names = ", ".join(
             f"{row.driver} ({fmt_pct(row.importance, lang)})" for row in fix.itertuples()
@@ -132,21 +152,26 @@ class NpsDriversResult(Result):
         r2 = fmt_pct(self.r2, lang)
         n = fmt_num(self.customers, lang)
         if lang == "en":
-            first = (f"Fix first (important and poorly rated): {names}." if names else
-                     "No driver is both important and poorly rated.")
-            return (f"The drivers explain {r2} of the variation in {metric} across {n} customers. "
-                    + first)
-        first = (f"Eerst verbeteren (belangrijk en slecht beoordeeld): {names}." if names else
-                 "Geen driver is zowel belangrijk als slecht beoordeeld.")
-        return (f"De drivers verklaren {r2} van de variatie in {metric} over {n} klanten. "
-                + first)
+            first = (
+                f"Fix first (important and poorly rated): {names}."
+                if names
+                else "No driver is both important and poorly rated."
+            )
+            return (
+                f"The drivers explain {r2} of the variation in {metric} across {n} customers. "
+                + first
+            )
+        first = (
+            f"Eerst verbeteren (belangrijk en slecht beoordeeld): {names}."
+            if names
+            else "Geen driver is zowel belangrijk als slecht beoordeeld."
+        )
+        return f"De drivers verklaren {r2} van de variatie in {metric} over {n} klanten. " + first
 
 
 def _latest_target(ws: Any, target: str) -> ir.Table:
     fb = ws.feedback
-    answers = fb.filter(
-        (fb.metric == target) & fb.score.notnull() & fb.customer_id.notnull()
-    )
+    answers = fb.filter((fb.metric == target) & fb.score.notnull() & fb.customer_id.notnull())
     order = [ibis.desc(answers.ts), ibis.desc(answers.response_id)]
     ranked = answers.mutate(
         rank=ibis.row_number().over(group_by=answers.customer_id, order_by=order)
@@ -162,7 +187,9 @@ def nps_drivers(
     latest = _latest_target(ws, target)
     fb = ws.feedback
     rated = fb.filter(
-        fb.touchpoint.notnull() & fb.score.notnull() & (fb.metric != target)
+        fb.touchpoint.notnull()
+        & fb.score.notnull()
+        & (fb.metric != target)
         & fb.customer_id.notnull()
     )
     rated = rated.join(latest, "customer_id").filter(lambda t: t.ts < t.target_ts)
@@ -177,7 +204,9 @@ def nps_drivers(
 
     measures: dict[str, ir.Scalar] = {}
     for i, (metric, tp) in enumerate(score_drivers):
-        measures[f"s{i}"] = rated.score.mean(where=(rated.metric == metric) & (rated.touchpoint == tp))
+        measures[f"s{i}"] = rated.score.mean(
+            where=(rated.metric == metric) & (rated.touchpoint == tp)
+        )
     table = latest
     if measures:
         scores = rated.group_by("customer_id").aggregate(**measures)
@@ -209,24 +238,44 @@ def nps_drivers(
             performance = (mean - scale.min) / (scale.max - scale.min)
             if metric == "ces" and not scale.higher_is_easier:
                 performance = 1 - performance
-        rows.append({"driver": f"{tp} ({metric})", "kind": "score", "metric": metric,
-                     "touchpoint": tp, "n": int(present.sum()), "mean": mean,
-                     "performance": performance,
-                     "correlation": _corr(values[present], y[present])})
+        rows.append(
+            {
+                "driver": f"{tp} ({metric})",
+                "kind": "score",
+                "metric": metric,
+                "touchpoint": tp,
+                "n": int(present.sum()),
+                "mean": mean,
+                "performance": performance,
+                "correlation": _corr(values[present], y[present]),
+            }
+        )
     for j, tp in enumerate(bad_tps):
         values = pd.to_numeric(frame.get(f"e{j}")).fillna(0).to_numpy(float)
         if not (values > 0).any():
             continue
         columns.append(values)
         groups.append(len(rows))
-        rows.append({"driver": tp, "kind": "event", "metric": None, "touchpoint": tp,
-                     "n": int((values > 0).sum()), "mean": float(values.mean()),
-                     "performance": float((values == 0).mean()),
-                     "correlation": _corr(values, y)})
+        rows.append(
+            {
+                "driver": tp,
+                "kind": "event",
+                "metric": None,
+                "touchpoint": tp,
+                "n": int((values > 0).sum()),
+                "mean": float(values.mean()),
+                "performance": float((values == 0).mean()),
+                "correlation": _corr(values, y),
+            }
+        )
 
     if not rows or len(y) < 3:
-        return NpsDriversResult(pd.DataFrame(columns=DRIVER_COLUMNS), target=target,
-                                customers=len(y), bootstrap=bootstrap)
+        return NpsDriversResult(
+            pd.DataFrame(columns=DRIVER_COLUMNS),
+            target=target,
+            customers=len(y),
+            bootstrap=bootstrap,
+        )
     x = np.column_stack(columns)
     group_index = np.array(groups)
     k = len(rows)
@@ -250,10 +299,18 @@ def nps_drivers(
     result["importance_low"] = low
     result["importance_high"] = high
     result["quadrant"] = quadrants(result["importance"], result["performance"])
-    result = result.sort_values(["importance", "driver"], ascending=[False, True],
-                                kind="stable").reset_index(drop=True)
-    return NpsDriversResult(result[DRIVER_COLUMNS], target=target, customers=len(y), r2=r2,
-                            r2_low=r2_low, r2_high=r2_high, bootstrap=bootstrap)
+    result = result.sort_values(
+        ["importance", "driver"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    return NpsDriversResult(
+        result[DRIVER_COLUMNS],
+        target=target,
+        customers=len(y),
+        r2=r2,
+        r2_low=r2_low,
+        r2_high=r2_high,
+        bootstrap=bootstrap,
+    )
 
 
 def quadrants(importance: pd.Series, performance: pd.Series) -> list[str]:
@@ -261,7 +318,9 @@ def quadrants(importance: pd.Series, performance: pd.Series) -> list[str]:
     important = importance > importance.median()
     performing = performance >= performance.median()
     return [
-        ("keep_up" if good else "fix_first") if imp else ("nice_to_have" if good else "low_priority")
+        ("keep_up" if good else "fix_first")
+        if imp
+        else ("nice_to_have" if good else "low_priority")
         for imp, good in zip(important, performing, strict=True)
     ]
 

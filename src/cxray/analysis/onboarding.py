@@ -33,7 +33,13 @@ from cxray.results import Result, jsonable
 
 QUANTILE = 0.75
 ONBOARDING_COLUMNS = [
-    "customer_id", "start", "days_in", "phase", "days_in_phase", "typical_days_to_next", "late",
+    "customer_id",
+    "start",
+    "days_in",
+    "phase",
+    "days_in_phase",
+    "typical_days_to_next",
+    "late",
     "risk",
 ]
 SECONDS_PER_DAY = 86400.0
@@ -56,9 +62,11 @@ class OnboardingResult(Result):
         """phase, customers, late: counts per current phase, in journey order."""
         if self.frame.empty:
             return pd.DataFrame(columns=["phase", "customers", "late"])
-        grouped = self.frame.groupby("phase", sort=False).agg(
-            customers=("customer_id", "size"), late=("late", "sum")
-        ).reset_index()
+        grouped = (
+            self.frame.groupby("phase", sort=False)
+            .agg(customers=("customer_id", "size"), late=("late", "sum"))
+            .reset_index()
+        )
         order = {phase: i for i, phase in enumerate(self.phases)}
         grouped["order"] = grouped["phase"].map(order)
         grouped = grouped.sort_values(["order", "phase"], kind="stable")
@@ -80,8 +88,11 @@ class OnboardingResult(Result):
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
         if self.frame.empty:
-            return (f"No customers in their first {self.days} days." if lang == "en"
-                    else f"Geen klanten in hun eerste {self.days} dagen.")
+            return (
+                f"No customers in their first {self.days} days."
+                if lang == "en"
+                else f"Geen klanten in hun eerste {self.days} dagen."
+            )
         n = fmt_num(len(self.frame), lang)
         late = fmt_num(int(self.frame["late"].sum()), lang)
         parts = [
@@ -90,10 +101,14 @@ class OnboardingResult(Result):
             for row in self.by_phase().itertuples()
         ]
         if lang == "en":
-            return (f"{n} customers are in their first {self.days} days; {late} of them are "
-                    f"later than usual for their next phase. By phase: {', '.join(parts)}.")
-        return (f"{n} klanten zitten in hun eerste {self.days} dagen; {late} van hen zijn later "
-                f"dan gebruikelijk voor hun volgende fase. Per fase: {', '.join(parts)}.")
+            return (
+                f"{n} customers are in their first {self.days} days; {late} of them are "
+                f"later than usual for their next phase. By phase: {', '.join(parts)}."
+            )
+        return (
+            f"{n} klanten zitten in hun eerste {self.days} dagen; {late} van hen zijn later "
+            f"dan gebruikelijk voor hun volgende fase. Per fase: {', '.join(parts)}."
+        )
 
 
 def onboarding(ws: Any, days: int = 100, as_of: Any = None) -> OnboardingResult:
@@ -104,7 +119,7 @@ def onboarding(ws: Any, days: int = 100, as_of: Any = None) -> OnboardingResult:
     if as_of is None:
         as_of = end
     stamp = pd.Timestamp(as_of)
-    as_of = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC"))
+    as_of = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     as_of = as_of.to_pydatetime()
     cut = ibis.literal(as_of, type="timestamp('UTC')")
     phases = list(ws.journey.phases)
@@ -129,9 +144,11 @@ def onboarding(ws: Any, days: int = 100, as_of: Any = None) -> OnboardingResult:
     pairs = retained.join(following, ["customer_id", "phase_index"])
     gap = (pairs.next_first.epoch_seconds() - pairs["first"].epoch_seconds()) / SECONDS_PER_DAY
     pairs = pairs.mutate(gap=gap).filter(lambda t: t.gap >= 0)
-    typical = pairs.group_by("phase_index").aggregate(
-        n=pairs.count(), typical_days_to_next=pairs.gap.quantile(QUANTILE)
-    ).execute()
+    typical = (
+        pairs.group_by("phase_index")
+        .aggregate(n=pairs.count(), typical_days_to_next=pairs.gap.quantile(QUANTILE))
+        .execute()
+    )
     typical["phase"] = [phases[int(i)] for i in typical["phase_index"]]
     typical["next_phase"] = [phases[int(i) + 1] for i in typical["phase_index"]]
     typical = typical.sort_values("phase_index").reset_index(drop=True)
@@ -148,21 +165,30 @@ def onboarding(ws: Any, days: int = 100, as_of: Any = None) -> OnboardingResult:
     start = pd.to_datetime(frame["start"], utc=True)
     phase_start = pd.to_datetime(frame["phase_start"], utc=True)
     frame["days_in"] = (pd.Timestamp(as_of) - start).dt.total_seconds() / SECONDS_PER_DAY
-    frame["days_in_phase"] = (pd.Timestamp(as_of) - phase_start).dt.total_seconds() / SECONDS_PER_DAY
+    frame["days_in_phase"] = (
+        pd.Timestamp(as_of) - phase_start
+    ).dt.total_seconds() / SECONDS_PER_DAY
     index = pd.to_numeric(frame["phase_index"])
     frame["phase"] = [phases[int(i)] if i == i else None for i in index]
-    lookup = dict(zip(typical["phase_index"].astype(int), typical["typical_days_to_next"],
-                      strict=True))
-    frame["typical_days_to_next"] = [lookup.get(int(i), math.nan) if i == i else math.nan
-                                     for i in index]
+    lookup = dict(
+        zip(typical["phase_index"].astype(int), typical["typical_days_to_next"], strict=True)
+    )
+    frame["typical_days_to_next"] = [
+        lookup.get(int(i), math.nan) if i == i else math.nan for i in index
+    ]
     frame["late"] = (frame["days_in_phase"] > frame["typical_days_to_next"]).fillna(False)
     frame["late"] = frame["late"].astype(bool)
     frame["risk"] = _risk_at(ws, as_of, frame["customer_id"])
-    frame = frame.sort_values(["late", "days_in_phase", "customer_id"],
-                              ascending=[False, False, True], kind="stable")
-    return OnboardingResult(frame[ONBOARDING_COLUMNS].reset_index(drop=True),
-                            typical[["phase", "next_phase", "n", "typical_days_to_next"]],
-                            as_of=as_of, days=days, phases=tuple(phases))
+    frame = frame.sort_values(
+        ["late", "days_in_phase", "customer_id"], ascending=[False, False, True], kind="stable"
+    )
+    return OnboardingResult(
+        frame[ONBOARDING_COLUMNS].reset_index(drop=True),
+        typical[["phase", "next_phase", "n", "typical_days_to_next"]],
+        as_of=as_of,
+        days=days,
+        phases=tuple(phases),
+    )
 
 
 def _risk_at(ws: Any, as_of: dt.datetime, customer_ids: pd.Series) -> list[float]:

@@ -59,13 +59,26 @@ SEP = "__"
 MIN_REASON = 0.1  # log-odds a reason must add (about +10% odds) to be worth saying
 
 RISK_COLUMNS = [
-    "customer_id", "probability", "band", "reasons", "reasons_nl", "reason_keys",
+    "customer_id",
+    "probability",
+    "band",
+    "reasons",
+    "reasons_nl",
+    "reason_keys",
 ]
 CALIBRATION_COLUMNS = [
-    "decile", "n", "mean_predicted", "observed", "observed_low", "observed_high",
+    "decile",
+    "n",
+    "mean_predicted",
+    "observed",
+    "observed_low",
+    "observed_high",
 ]
-BANDS = {"high": {"en": "high", "nl": "hoog"}, "medium": {"en": "medium", "nl": "gemiddeld"},
-         "low": {"en": "low", "nl": "laag"}}
+BANDS = {
+    "high": {"en": "high", "nl": "hoog"},
+    "medium": {"en": "medium", "nl": "gemiddeld"},
+    "low": {"en": "low", "nl": "laag"},
+}
 
 
 def _utc(value: Any) -> dt.datetime:
@@ -199,7 +212,9 @@ def customer_features(
     out["tenure_days"] = ((cutoff_stamp - start).dt.total_seconds() / 86400).to_numpy()
     since_last = (cutoff_stamp - last).dt.total_seconds() / 86400
     out["days_since_last_event"] = since_last.fillna(out["tenure_days"]).to_numpy()
-    bad = pd.to_numeric(frame["bad_events"]).fillna(0) + pd.to_numeric(frame["bad_answers"]).fillna(0)
+    bad = pd.to_numeric(frame["bad_events"]).fillna(0) + pd.to_numeric(frame["bad_answers"]).fillna(
+        0
+    )
     out["bad_experiences"] = bad.astype(float).to_numpy()
     for tp in touchpoints:
         for suffix in ("ever", *(f"{d}d" for d in WINDOWS)):
@@ -226,7 +241,8 @@ def churn_labels(ws: Any, cutoff: Any, horizon_days: int) -> pd.DataFrame:
         raise ValueError(
             f"churn within {horizon_days} days after {cutoff:%Y-%m-%d} is not fully observed "
             f"(data observed until {until:%Y-%m-%d}); choose an earlier cutoff"
-            if until else "the workspace has no data"
+            if until
+            else "the workspace has no data"
         )
     active = active_customers(ws, cutoff)
     labelled = active.select(
@@ -275,11 +291,13 @@ class ChurnRiskModel:
         # all-missing columns would be dropped by the imputer: fill them first to keep the layout
         matrix = matrix.fillna({c: 0.0 for c in matrix.columns if matrix[c].isna().all()})
         self.feature_names_ = list(matrix.columns)
-        self.pipeline_ = Pipeline([
-            ("impute", SimpleImputer(strategy="mean")),
-            ("scale", StandardScaler()),
-            ("model", LogisticRegression(C=self.C, max_iter=self.max_iter)),
-        ]).fit(matrix.to_numpy(), y)
+        self.pipeline_ = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="mean")),
+                ("scale", StandardScaler()),
+                ("model", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+            ]
+        ).fit(matrix.to_numpy(), y)
         self.base_rate_ = float(y.mean())
         self.n_train_ = len(y)
         self.classes_ = np.array([0, 1])
@@ -316,7 +334,11 @@ def _reason_text(ws: Any, group: str, row: pd.Series, lang: str) -> str:
     if kind == "score":
         value = row[group]
         if value != value:  # NaN: no answer
-            return f"no {key.upper()} answer yet" if lang == "en" else f"nog geen {key.upper()}-antwoord"
+            return (
+                f"no {key.upper()} answer yet"
+                if lang == "en"
+                else f"nog geen {key.upper()}-antwoord"
+            )
         score = fmt_num(float(value), lang, 0 if float(value).is_integer() else 1)
         return f"latest {key.upper()} {score}" if lang == "en" else f"laatste {key.upper()} {score}"
     if kind == "segment":
@@ -352,8 +374,11 @@ def _reasons(ws: Any, model: ChurnRiskModel, features: pd.DataFrame, top: int) -
 
 def _bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
     # relative to the churn rate in training: at least twice it is high, under half is low
-    return np.where(probability >= 2 * base_rate, "high",
-                    np.where(probability < 0.5 * base_rate, "low", "medium"))
+    return np.where(
+        probability >= 2 * base_rate,
+        "high",
+        np.where(probability < 0.5 * base_rate, "low", "medium"),
+    )
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -379,38 +404,50 @@ class RiskResult(Result):
             f"{self.horizon_days} days as label; scored at {self.as_of:%Y-%m-%d}; bands relative "
             f"to the training churn rate ({self.base_rate:.1%}): high ≥ 2×, low < ½×; reasons = "
             "largest positive contributions (coefficient × standardised value) per touchpoint"
-            if self.as_of else "no active customers"
+            if self.as_of
+            else "no active customers"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": records(self.frame),
-            "params": jsonable({
-                "as_of": self.as_of, "train_cutoff": self.train_cutoff,
-                "horizon_days": self.horizon_days, "n_train": self.n_train,
-                "base_rate": self.base_rate,
-            }),
+            "params": jsonable(
+                {
+                    "as_of": self.as_of,
+                    "train_cutoff": self.train_cutoff,
+                    "horizon_days": self.horizon_days,
+                    "n_train": self.n_train,
+                    "base_rate": self.base_rate,
+                }
+            ),
             "how": self.how,
         }
 
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
         if self.frame.empty:
-            return ("No active customers to score." if lang == "en"
-                    else "Geen actieve klanten om te beoordelen.")
+            return (
+                "No active customers to score."
+                if lang == "en"
+                else "Geen actieve klanten om te beoordelen."
+            )
         n = fmt_num(len(self.frame), lang)
         high = fmt_num(int((self.frame["band"] == "high").sum()), lang)
         expected = fmt_num(float(self.frame["probability"].sum()), lang)
         top = self.frame.iloc[0]
         reasons = top["reasons"] if lang == "en" else top["reasons_nl"]
         if lang == "en":
-            return (f"Of {n} active customers, {high} have a high risk of leaving within "
-                    f"{self.horizon_days} days; about {expected} are expected to leave. Riskiest: "
-                    f"{top['customer_id']} ({fmt_pct(top['probability'], lang)}: {reasons}).")
-        return (f"Van {n} actieve klanten hebben er {high} een hoog risico om binnen "
-                f"{self.horizon_days} dagen af te haken; naar verwachting haken er ongeveer "
-                f"{expected} af. Hoogste risico: {top['customer_id']} "
-                f"({fmt_pct(top['probability'], lang)}: {reasons}).")
+            return (
+                f"Of {n} active customers, {high} have a high risk of leaving within "
+                f"{self.horizon_days} days; about {expected} are expected to leave. Riskiest: "
+                f"{top['customer_id']} ({fmt_pct(top['probability'], lang)}: {reasons})."
+            )
+        return (
+            f"Van {n} actieve klanten hebben er {high} een hoog risico om binnen "
+            f"{self.horizon_days} dagen af te haken; naar verwachting haken er ongeveer "
+            f"{expected} af. Hoogste risico: {top['customer_id']} "
+            f"({fmt_pct(top['probability'], lang)}: {reasons})."
+        )
 
 
 @dataclass
@@ -441,15 +478,27 @@ class RiskEvaluation(Result):
         return self.calibration.copy()
 
     def metrics(self) -> dict[str, Any]:
-        return jsonable({
-            "auc": self.auc, "auc_low": self.auc_low, "auc_high": self.auc_high,
-            "brier": self.brier, "brier_low": self.brier_low, "brier_high": self.brier_high,
-            "base_rate_brier": self.base_rate_brier, "lift_top_decile": self.lift_top_decile,
-            "lift_low": self.lift_low, "lift_high": self.lift_high, "base_rate": self.base_rate,
-            "n_train": self.n_train, "n_test": self.n_test, "churners_test": self.churners_test,
-            "train_cutoff": self.train_cutoff, "test_cutoff": self.test_cutoff,
-            "horizon_days": self.horizon_days,
-        })
+        return jsonable(
+            {
+                "auc": self.auc,
+                "auc_low": self.auc_low,
+                "auc_high": self.auc_high,
+                "brier": self.brier,
+                "brier_low": self.brier_low,
+                "brier_high": self.brier_high,
+                "base_rate_brier": self.base_rate_brier,
+                "lift_top_decile": self.lift_top_decile,
+                "lift_low": self.lift_low,
+                "lift_high": self.lift_high,
+                "base_rate": self.base_rate,
+                "n_train": self.n_train,
+                "n_test": self.n_test,
+                "churners_test": self.churners_test,
+                "train_cutoff": self.train_cutoff,
+                "test_cutoff": self.test_cutoff,
+                "horizon_days": self.horizon_days,
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -466,40 +515,48 @@ class RiskEvaluation(Result):
 
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
-        auc = f"{fmt_num(self.auc, lang, 2)} ({fmt_num(self.auc_low, lang, 2)}–" \
-              f"{fmt_num(self.auc_high, lang, 2)})"
+        auc = (
+            f"{fmt_num(self.auc, lang, 2)} ({fmt_num(self.auc_low, lang, 2)}–"
+            f"{fmt_num(self.auc_high, lang, 2)})"
+        )
         lift = fmt_num(self.lift_top_decile, lang, 1)
         brier = fmt_num(self.brier, lang, 3)
         ref = fmt_num(self.base_rate_brier, lang, 3)
         n = fmt_num(self.n_test, lang)
         if lang == "en":
-            return (f"On {n} customers after {self.test_cutoff:%Y-%m-%d} (not used for training) "
-                    f"the risk score has an AUC of {auc}; the riskiest 10% churn {lift} times as "
-                    f"often as average; Brier score {brier} against {ref} for guessing the "
-                    "average rate.")
-        return (f"Op {n} klanten na {self.test_cutoff:%Y-%m-%d} (niet gebruikt om te trainen) "
-                f"heeft de risicoscore een AUC van {auc}; de 10% met het hoogste risico haakt "
-                f"{lift} keer zo vaak af als gemiddeld; Brier-score {brier} tegen {ref} bij het "
-                "raden van het gemiddelde.")
+            return (
+                f"On {n} customers after {self.test_cutoff:%Y-%m-%d} (not used for training) "
+                f"the risk score has an AUC of {auc}; the riskiest 10% churn {lift} times as "
+                f"often as average; Brier score {brier} against {ref} for guessing the "
+                "average rate."
+            )
+        return (
+            f"Op {n} klanten na {self.test_cutoff:%Y-%m-%d} (niet gebruikt om te trainen) "
+            f"heeft de risicoscore een AUC van {auc}; de 10% met het hoogste risico haakt "
+            f"{lift} keer zo vaak af als gemiddeld; Brier-score {brier} tegen {ref} bij het "
+            "raden van het gemiddelde."
+        )
 
 
 # -- public functions -------------------------------------------------------------------------
 def _vocabulary(ws: Any) -> dict[str, list[str]]:
-    return {"touchpoints": _feature_touchpoints(ws), "metrics": _scored_metrics(ws),
-            "segments": _segments(ws)}
+    return {
+        "touchpoints": _feature_touchpoints(ws),
+        "metrics": _scored_metrics(ws),
+        "segments": _segments(ws),
+    }
 
 
-def _train(ws: Any, cutoff: dt.datetime, horizon_days: int,
-           vocab: dict[str, list[str]]) -> ChurnRiskModel:
+def _train(
+    ws: Any, cutoff: dt.datetime, horizon_days: int, vocab: dict[str, list[str]]
+) -> ChurnRiskModel:
     features = customer_features(ws, cutoff, **vocab)
     labels = churn_labels(ws, cutoff, horizon_days)
     merged = features.merge(labels, on="customer_id", validate="one_to_one")
     return ChurnRiskModel(horizon_days).fit(merged.drop(columns="churned"), merged["churned"])
 
 
-def risk(
-    ws: Any, horizon_days: int = 90, as_of: Any = None, top_reasons: int = 3
-) -> RiskResult:
+def risk(ws: Any, horizon_days: int = 90, as_of: Any = None, top_reasons: int = 3) -> RiskResult:
     """Churn probability within ``horizon_days`` for every customer active at ``as_of``.
 
     ``as_of`` defaults to the end of the observed period (``observed_until``), where outcomes can
@@ -516,17 +573,28 @@ def risk(
     model = _train(ws, train_cutoff, horizon_days, vocab)
     features = customer_features(ws, as_of, **vocab)
     probability = model.predict_proba(features)[:, 1] if len(features) else np.array([])
-    frame = pd.DataFrame({"customer_id": features["customer_id"], "probability": probability,
-                          "band": _bands(probability, model.base_rate_)})
+    frame = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"],
+            "probability": probability,
+            "band": _bands(probability, model.base_rate_),
+        }
+    )
     if len(features):
         frame = pd.concat([frame, _reasons(ws, model, features, top_reasons)], axis=1)
     else:
         frame = frame.reindex(columns=RISK_COLUMNS)
-    frame = frame.sort_values(["probability", "customer_id"], ascending=[False, True],
-                              kind="stable").reset_index(drop=True)
-    return RiskResult(frame[RISK_COLUMNS], as_of=as_of, train_cutoff=train_cutoff,
-                      horizon_days=horizon_days, n_train=model.n_train_,
-                      base_rate=model.base_rate_)
+    frame = frame.sort_values(
+        ["probability", "customer_id"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    return RiskResult(
+        frame[RISK_COLUMNS],
+        as_of=as_of,
+        train_cutoff=train_cutoff,
+        horizon_days=horizon_days,
+        n_train=model.n_train_,
+        base_rate=model.base_rate_,
+    )
 
 
 def _wilson(k: float, n: float) -> tuple[float, float]:
@@ -555,9 +623,16 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
         if len(chunk) == 0:
             continue
         low, high = _wilson(float(y[chunk].sum()), len(chunk))
-        rows.append({"decile": decile, "n": len(chunk), "mean_predicted": float(p[chunk].mean()),
-                     "observed": float(y[chunk].mean()), "observed_low": low,
-                     "observed_high": high})
+        rows.append(
+            {
+                "decile": decile,
+                "n": len(chunk),
+                "mean_predicted": float(p[chunk].mean()),
+                "observed": float(y[chunk].mean()),
+                "observed_low": low,
+                "observed_high": high,
+            }
+        )
     return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
 
 
@@ -591,18 +666,34 @@ def evaluate_risk(
         idx = rng.integers(0, len(y), len(y))
         if len(np.unique(y[idx])) < 2:
             continue
-        draws.append((roc_auc_score(y[idx], p[idx]), brier_score_loss(y[idx], p[idx]),
-                      top_decile_lift(y[idx], p[idx])))
+        draws.append(
+            (
+                roc_auc_score(y[idx], p[idx]),
+                brier_score_loss(y[idx], p[idx]),
+                top_decile_lift(y[idx], p[idx]),
+            )
+        )
     boot = np.array(draws) if draws else np.full((1, 3), np.nan)
     low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
     rate = float(y.mean())
     return RiskEvaluation(
         calibration=calibration_table(y, p),
-        auc=float(roc_auc_score(y, p)), auc_low=float(low[0]), auc_high=float(high[0]),
-        brier=float(brier_score_loss(y, p)), brier_low=float(low[1]), brier_high=float(high[1]),
+        auc=float(roc_auc_score(y, p)),
+        auc_low=float(low[0]),
+        auc_high=float(high[0]),
+        brier=float(brier_score_loss(y, p)),
+        brier_low=float(low[1]),
+        brier_high=float(high[1]),
         base_rate_brier=rate * (1 - rate),
-        lift_top_decile=top_decile_lift(y, p), lift_low=float(low[2]), lift_high=float(high[2]),
-        base_rate=rate, n_train=model.n_train_, n_test=len(y), churners_test=int(y.sum()),
-        train_cutoff=train_cutoff, test_cutoff=test_cutoff, horizon_days=horizon_days,
+        lift_top_decile=top_decile_lift(y, p),
+        lift_low=float(low[2]),
+        lift_high=float(high[2]),
+        base_rate=rate,
+        n_train=model.n_train_,
+        n_test=len(y),
+        churners_test=int(y.sum()),
+        train_cutoff=train_cutoff,
+        test_cutoff=test_cutoff,
+        horizon_days=horizon_days,
         extra={"train_base_rate": model.base_rate_},
     )
