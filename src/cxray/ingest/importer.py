@@ -136,8 +136,7 @@ def import_file(
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
     report = progress or (lambda step, fraction: None)
-    tag = uuid.uuid4().hex[:8]
-    bad_table, stage = f"cxray_bad_{tag}", f"cxray_stage_{tag}"
+    bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
     try:
         source = open_source(con, path, ws.path / ".cxray-tmp")
     except SourceError as exc:
@@ -145,48 +144,46 @@ def import_file(
     if source.format == "xes" and spec.name == "customers":
         source = _xes_cases(source)
     try:
-        with _temporary_tables(con, stage, bad_table, "cxray_rejects", "cxray_rejects_scan"):
+        with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
             plan = _plan(spec, source, options)
             known = set(ws.journey.touchpoints)
             checks = _checks(spec, plan, ws, options, known)
             typed = _typed_relation(con, spec, source, plan, options, checks, numbered=False)
 
-            # One pass over the file: typed rows with their verdict go to a stage table, which
-            # the rest reads. It lives inside the import's transaction, in the warehouse file
-            # (compressed, buffer-managed: memory stays bounded), and never outlives it.
+            # Pass 1: count, validate and collect touchpoints in one streaming scan.
+            summary = _scan_summary(con, spec, plan, typed, report)
+            structural = _structural_rejects(con, source)
+            rows_read = summary["rows"] + len(structural)
+            rejected = summary["bad"] + len(structural)
+
+            detail: list[dict] = []
+            numbered = None
+            if rejected:
+                numbered = _typed_relation(con, spec, source, plan, options, checks, numbered=True)
+                _collect_bad_rows(con, bad_table, numbered, report)
+                detail = _error_rows(con, bad_table, source, plan, checks, structural)
+                if not options.skip_invalid:
+                    raise _refusal(source, detail, rejected, options)
+            new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
+
+            # Pass 2: write. Keys repeated inside the file need ordering; most files have none.
+            valid = rows_read - rejected
+            repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
+            rows = typed
+            if repeats:
+                numbered = numbered or _typed_relation(
+                    con, spec, source, plan, options, checks, numbered=True
+                )
+                rows = (
+                    f"(SELECT * FROM {numbered} WHERE NOT __bad QUALIFY row_number() OVER "
+                    f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
+                )
             with warehouse.transaction():
-                _stage(con, stage, spec, typed, report)
-                summary = _stage_summary(con, spec, stage)
-                structural = _structural_rejects(con, source)
-                rows_read = summary["rows"] + len(structural)
-                rejected = summary["bad"] + len(structural)
-
-                detail: list[dict] = []
-                if rejected:
-                    numbered = _typed_relation(
-                        con, spec, source, plan, options, checks, numbered=True
-                    )
-                    _collect_bad_rows(con, bad_table, numbered, report)
-                    detail = _error_rows(con, bad_table, source, plan, checks, structural)
-                    if not options.skip_invalid:
-                        raise _refusal(source, detail, rejected, options)
-                new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
-
-                # Keys repeated inside the file need ordering; most files have none.
-                valid = rows_read - rejected
-                repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
-                rows = stage
-                if repeats:  # the stage keeps file order: the first occurrence of a key wins
-                    rows = (
-                        f"(SELECT * FROM {stage} WHERE NOT __bad QUALIFY row_number() OVER "
-                        f"(PARTITION BY __t_{spec.key} ORDER BY rowid) = 1)"
-                    )
                 imported, updated = _write(con, spec, rows, report)
                 duplicates = valid - imported - updated
                 _log_import(
                     con, spec, source, started, rows_read, imported, updated, duplicates, rejected
                 )
-                con.execute(f"DROP TABLE {stage}")
             quarantine = None
             if rejected:
                 quarantine = _write_quarantine(con, ws, bad_table, source, detail)
@@ -226,7 +223,6 @@ def _temporary_tables(con: duckdb.DuckDBPyConnection, *names: str) -> Iterator[N
         for name in names:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-                con.execute(f"DROP TABLE IF EXISTS main.{name}")
 
 
 def _xes_cases(source: Source) -> Source:
@@ -299,12 +295,7 @@ def _typed_expressions(
             constant = sql_literal(plan.constants[column])
             exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
         elif src is None:
-            sql_type = (
-                "TIMESTAMPTZ"
-                if dtype.is_timestamp()
-                else ("DOUBLE" if dtype.is_floating() else "VARCHAR")
-            )
-            exprs[column] = f"CAST(NULL AS {sql_type})"
+            exprs[column] = "NULL"
         elif dtype.is_timestamp():
             fallbacks = _needs_fallback_formats(con, source, src, duck_type, options)
             exprs[column] = cols.timestamp_expr(
@@ -316,7 +307,7 @@ def _typed_expressions(
             exprs[column] = cols.text_expr(value, duck_type)
     if spec.name == "feedback":
         exprs["metric"] = f"lower({exprs['metric']})"
-    if "language" in exprs:
+    if "language" in exprs and exprs["language"] != "NULL":
         exprs["language"] = f"lower({exprs['language']})"
     return exprs
 
@@ -402,28 +393,29 @@ def _typed_relation(
     return f"(SELECT *, ({bad}) AS __bad FROM ({body}))"
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, stage: str, spec: TableSpec, typed: str, report: Progress
-) -> None:
-    columns = ", ".join(f"__t_{c}" for c in spec.columns)
-    _run_with_progress(
-        con,
-        f"CREATE TABLE {stage} AS SELECT {columns}, __bad FROM {typed}",
-        report,
-        "reading",
-    )
-
-
-def _stage_summary(con: duckdb.DuckDBPyConnection, spec: TableSpec, stage: str) -> dict[str, Any]:
+def _scan_summary(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    plan: cols.ColumnPlan,
+    typed: str,
+    report: Progress,
+) -> dict[str, Any]:
+    # A 64-bit hash of the key (or of the content, for derived keys) tells cheaply whether any
+    # key repeats; a collision only sends the import down the exact, slower path.
+    if _id_expression(spec, plan):
+        hashed = "hash(" + ", ".join(f"__t_{c}" for c in spec.columns if c != spec.key) + ")"
+    else:
+        hashed = f"hash(__t_{spec.key})"
     touchpoints = (
         "list(DISTINCT __t_touchpoint) FILTER (WHERE NOT __bad AND __t_touchpoint IS NOT NULL)"
         if "touchpoint" in spec.columns
         else "[]"
     )
-    rows, bad, distinct_keys, seen = con.execute(
+    query = (
         f"SELECT count(*), count(*) FILTER (WHERE __bad), "
-        f"count(DISTINCT __t_{spec.key}) FILTER (WHERE NOT __bad), {touchpoints} FROM {stage}"
-    ).fetchone()
+        f"count(DISTINCT {hashed}) FILTER (WHERE NOT __bad), {touchpoints} FROM {typed}"
+    )
+    rows, bad, distinct_keys, seen = _run_with_progress(con, query, report, "checking")
     return {"rows": rows, "bad": bad, "distinct_keys": distinct_keys, "touchpoints": seen or []}
 
 
