@@ -451,7 +451,10 @@ def metrics(
         typer.Option(help="touchpoint, phase, channel, segment, month or a customer attribute."),
     ] = None,
     start: Annotated[str | None, typer.Option(help="Only answers from this date.")] = None,
-    end: Annotated[str | None, typer.Option(help="Only answers before this date.")] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Only answers up to this date (a plain date includes that whole day)."),
+    ] = None,
     min_n: Annotated[int, typer.Option(help="Below this many answers: flagged too few.")] = 30,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
@@ -534,7 +537,10 @@ def flows(
     show: Annotated[FlowView, typer.Option(help="edges, variants or sankey.")] = FlowView.edges,
     segment: Annotated[str | None, typer.Option(help="Only this customer segment.")] = None,
     start: Annotated[str | None, typer.Option(help="Only events from this date.")] = None,
-    end: Annotated[str | None, typer.Option(help="Only events before this date.")] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Only events up to this date (a plain date includes that whole day)."),
+    ] = None,
     only: Annotated[str | None, typer.Option(help="churned or retained.")] = None,
     top_variants: Annotated[int, typer.Option(help="How many path variants.")] = 20,
     fmt: FormatOption = Format.table,
