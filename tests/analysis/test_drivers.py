@@ -289,6 +289,31 @@ def test_agrees_with_lifelines_cox_time_varying(demos) -> None:
         assert mine.hr_lower <= hr <= mine.hr_upper
 
 
+def test_agrees_with_lifelines_on_a_larger_sample_with_default_cuts(tmp_path) -> None:
+    """8,000 customers: intervals narrow enough to show a baseline too coarse for a Cox fit."""
+    lifelines = pytest.importorskip("lifelines")
+    generate_demo(tmp_path / "ws", customers=8000, seed=3)
+    ws = cxray.open(tmp_path / "ws")
+    names = ["delivery_late", "login_failed"]
+    long = lifelines_long_format(ws, names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cox = lifelines.CoxTimeVaryingFitter().fit(
+            long, id_col="id", event_col="event", start_col="start", stop_col="stop"
+        )
+    result = drivers(ws, candidates=names, max_count=1000)
+    ours = result.to_pandas().set_index("driver")
+    ours.loc["business"] = result.adjustments.set_index("group").loc["business"]
+    columns = ["exp(coef)", "exp(coef) lower 95%", "exp(coef) upper 95%"]
+    for name in [*names, "business"]:
+        hr, lo, hi = cox.summary.loc[name, columns]
+        mine = ours.loc[name]
+        assert mine.hazard_ratio == pytest.approx(hr, abs=0.05), name
+        assert lo <= mine.hazard_ratio <= hi
+        assert mine.hr_lower <= hr <= mine.hr_upper
+    ws.close()
+
+
 def test_a_candidate_nobody_had_in_time_gets_no_estimate(make_workspace) -> None:
     # the only late event of c1 falls after its observation window: nothing to estimate
     ws = small_workspace(

@@ -56,12 +56,10 @@ from cxray.analysis._common import (
 from cxray.analysis.lifetimes import SECONDS_PER_DAY, customer_lifetimes
 from cxray.results import Result, frame_records
 
-# Tenure cuts (days since start): monthly in the first year, where churn changes fastest, then
-# quarterly, then yearly. Fine enough for the piecewise baseline to track a Cox baseline.
-DEFAULT_CUTS: tuple[float, ...] = (
-    *(15, 30, 45, 60, 75, 90, 105, 120, 150, 180, 210, 240, 270, 300, 330, 365),
-    *(455, 545, 635, 730, 915, 1095, 1460, 1825, 2555, 3650),
-)
+# Tenure cuts (days since start): monthly in the first four months, where churn changes fastest,
+# then widening to yearly. Fine enough for the piecewise baseline to track a Cox baseline, and
+# few enough to keep the grouped table small: every cut splits every lifetime it crosses.
+DEFAULT_CUTS: tuple[float, ...] = (30, 60, 90, 120, 180, 270, 365, 545, 730, 1095, 1825, 3650)
 CODINGS = ("per_occurrence", "ever")
 FEEDBACK_METRICS = ("nps", "csat", "ces")  # metrics with a bad-experience threshold
 CONFIDENCE = 0.95
@@ -192,7 +190,10 @@ def grouped_exposure(
     limit = cap if coding == "per_occurrence" else 1
     counts = unpack(frame, _packing(candidate_names, limit), limit)
     frame = pd.concat([frame.drop(columns=word_cols), counts], axis=1)
-    return frame.rename(columns=dict(zip(strata_names, adjust_for, strict=True)))
+    # relabel in place: rename() would copy the whole (possibly million-row) table
+    names = dict(zip(strata_names, adjust_for, strict=True))
+    frame.columns = [names.get(c, c) for c in frame.columns]
+    return frame
 
 
 def _packing(candidate_names: Sequence[str], limit: int) -> pd.DataFrame:
@@ -439,23 +440,15 @@ def _information(design: np.ndarray, names: list[str]):
         return lambda mu: design.T @ (design * mu[:, None])
     block_of_row = one_hot.argmax(axis=1)
     rest = np.ascontiguousarray(design[:, others])
+    one_hot_t = np.ascontiguousarray(one_hot.T)
 
     def information(mu: np.ndarray) -> np.ndarray:
         k = blocks.size
         weighted = rest * mu[:, None]
         full = np.zeros((design.shape[1], design.shape[1]))
         full[np.ix_(blocks, blocks)] = np.diag(np.bincount(block_of_row, mu, minlength=k))
-        cross = (
-            np.stack(
-                [
-                    np.bincount(block_of_row, weighted[:, j], minlength=k)
-                    for j in range(others.size)
-                ],
-                axis=1,
-            )
-            if others.size
-            else np.zeros((k, 0))
-        )
+        # sums of the weighted covariates per interval, as one matrix product
+        cross = one_hot_t @ weighted if others.size else np.zeros((k, 0))
         full[np.ix_(blocks, others)] = cross
         full[np.ix_(others, blocks)] = cross.T
         full[np.ix_(others, others)] = rest.T @ weighted
@@ -726,6 +719,9 @@ def drivers(
     occurrence_counts = _occurrence_counts(ws, chosen)
 
     with threadpool_limits(limits=1, user_api="blas"):
+        rate = np.exp(design @ fit.coef)  # hazard per day of each grouped row
+        period_days = frame.period_days.to_numpy(dtype=float)
+        observed_gradient = design.T @ (period_days * rate)
         rows = [
             _driver_row(
                 candidate,
@@ -737,6 +733,8 @@ def drivers(
                 frame,
                 has_value,
                 occurrence_counts,
+                rate,
+                observed_gradient,
             )
             if col in estimable
             else _inestimable_row(candidate, occurrence_counts)
@@ -846,12 +844,16 @@ def _driver_row(
     frame: pd.DataFrame,
     has_value: bool,
     occurrence_counts: dict[str, tuple[int, int]],
+    rate: np.ndarray,
+    observed_gradient: np.ndarray,
 ) -> dict[str, Any]:
-    """Hazard ratio, p-value and customers (value) lost of the candidate in column ``j``."""
-    rate = np.exp(design @ fit.coef)  # hazard per day of each grouped row
+    """Hazard ratio, p-value and customers (value) lost of the candidate in column ``j``.
+
+    ``rate``: the fitted hazard per day of each grouped row; ``observed_gradient``: the
+    gradient of the expected churners in the period over the coefficients (shared by all rows).
+    """
     period_days = frame.period_days.to_numpy(dtype=float)
     period_value = frame.period_value_days.to_numpy(dtype=float)
-    observed_gradient = design.T @ (period_days * rate)
     beta, s = fit.coef[j], se[j]
     x = design[:, j]
     removed = rate * np.exp(-x * beta)
