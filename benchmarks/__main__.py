@@ -1,11 +1,11 @@
-"""Run every benchmark: `python -m benchmarks [name ...]` (names: import, analysis)."""
+"""Run every benchmark: `python -m benchmarks [name ...]` (names: import, analysis, drivers)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = ["bench_import", "bench_analysis"]
+SUITES = ["bench_import", "bench_analysis", "bench_drivers"]
 
 
 def main(argv: list[str]) -> None:
