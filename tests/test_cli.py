@@ -67,3 +67,23 @@ def test_not_a_workspace_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["status", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a cxray workspace" in result.output
+
+
+def test_every_question_answers_in_json_on_a_demo(tmp_path):
+    """The wiring from command to Workspace to analysis, for every analysis command."""
+    ws = tmp_path / "demo"
+    assert invoke("demo", ws, "--customers", "800", "--seed", "3").exit_code == 0
+    commands = [
+        ["metrics", "--by", "touchpoint"], ["compare"], ["funnel"], ["dropoff"],
+        ["flows", "--show", "variants"], ["retention"], ["survival", "--by", "segment"],
+        ["early-churn"], ["dose-response"], ["drivers"], ["nps-drivers", "--bootstrap", "20"],
+        ["themes", "--discover", "2"], ["phrases"], ["risk"], ["risk", "--evaluate"],
+        ["onboarding"],
+    ]
+    for command in commands:
+        result = invoke(command[0], ws, *command[1:], "--format", "json")
+        assert result.exit_code == 0, (command, result.output[-500:])
+        assert isinstance(json.loads(result.stdout), dict), command
+    report = tmp_path / "report.html"
+    assert invoke("report", ws, "-o", report, "--lang", "nl").exit_code == 0
+    assert report.stat().st_size > 100_000

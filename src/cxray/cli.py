@@ -660,12 +660,7 @@ def risk(
         render(result, fmt, lang)
         return
 
-    def score(ws: cxray.Workspace) -> Result:
-        from cxray.analysis.lifetimes import data_end
-
-        return ws.risk(horizon, as_of=data_end(ws))  # today's customers
-
-    result = _run(path, score)
+    result = _run(path, lambda ws: ws.risk(horizon))  # today's customers
     if fmt == Format.table:
         frame = result.to_pandas().sort_values("probability", ascending=False).head(top)
         reasons = "reasons_nl" if lang == Lang.nl else "reasons"

@@ -177,9 +177,14 @@ class Workspace:
         return nps_drivers(self, target=target, **options)
 
     def risk(self, horizon_days: int = 90, **options: Any):
-        """Churn-risk probability per active customer with its top reasons."""
+        """Churn-risk probability per active customer with its top reasons.
+
+        Scores the customers active at the end of the data unless ``as_of`` says otherwise.
+        """
+        from cxray.analysis.lifetimes import data_end
         from cxray.analysis.risk import risk
 
+        options.setdefault("as_of", data_end(self))
         return risk(self, horizon_days=horizon_days, **options)
 
     def evaluate_risk(self, horizon_days: int = 90, **options: Any):
