@@ -12,7 +12,9 @@ from cxray.journey import TEMPLATES, JourneyError
 def test_templates_make_valid_journeys(tmp_path, template):
     ws = cxray.init(tmp_path / template, template=template)
     assert ws.journey.phases == tuple(TEMPLATES[template])
-    assert ws.journey.churn.inactive_days == 180
+    # no silent inactivity default: the template names the key in a comment only
+    assert ws.journey.churn.inactive_days is None
+    assert "# inactive_days" in ws.journey_path.read_text()
     assert ws.journey.scale("nps").max == 10
     ws.close()
 
@@ -66,6 +68,14 @@ def test_design_example_keys_are_read():
         ({"churn": {"inactive_days": -3}}, "positive whole number"),
         ({"bad_experience": {"nps_at_most": 12}}, "outside the nps scale"),
         ({"scales": {"nps": {"min": 10, "max": 0}}}, "'min' must be below 'max'"),
+        ({"scales": {"nps": {"min": 0, "max": 10, "maxx": 3}}}, r"\[scales.nps\] unknown key.*maxx"),
+        ({"churn": {"inactive_dayz": 30}}, r"\[churn\] unknown key.*inactive_dayz"),
+        ({"journey": {"phase": ["a"]}}, r"\[journey\] unknown key.*'?phase\b"),
+        ({"bad_experience": {"npss_at_most": 6}}, "unknown key 'npss_at_most'"),
+        ({"bad_experience": {"nps_at_most": "6"}}, "must be a number"),
+        ({"bad_experience": {"rating_at_most": 9}}, "outside the rating scale"),
+        ({"warehouse": {"URL": "x"}}, r"\[warehouse\] unknown key"),
+        ({"surveys": {"x": 1}}, r"\[surveys\] unknown section"),
     ],
 )
 def test_invalid_journeys_name_the_key(patch, message):
@@ -95,3 +105,16 @@ def test_added_touchpoints_keep_the_users_comments(tmp_path):
 def test_open_refuses_a_folder_that_is_not_a_workspace(tmp_path):
     with pytest.raises(cxray.WorkspaceError, match="not a cxray workspace"):
         cxray.open(tmp_path)
+
+
+def test_any_metric_with_a_scale_can_have_a_bad_experience_threshold():
+    data = {
+        "journey": {"phases": ["a"]},
+        "bad_experience": {"rating_at_most": 2, "stars_at_most": 1},
+        "scales": {"stars": {"min": 1, "max": 5}},
+    }
+    rule = journey.from_dict(data).bad_experience
+    assert rule.threshold("rating") == 2 and rule.threshold("stars") == 1
+    assert rule.rating_at_most == 2 and rule.nps_at_most == 6  # defaults stay
+    assert rule.metrics == ["ces", "csat", "nps", "rating", "stars"]
+    assert journey.from_dict({"journey": {"phases": ["a"]}}).bad_experience.threshold("rating") is None

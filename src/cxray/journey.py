@@ -78,16 +78,36 @@ class ChurnRule:
         return bool(self.touchpoints) or self.inactive_days is not None
 
 
+DEFAULT_BAD_THRESHOLDS: dict[str, float] = {"nps": 6, "csat": 2, "ces": 3}
+
+
 @dataclass(frozen=True)
 class BadExperienceRule:
-    """Feedback thresholds that make an answer a bad experience (touchpoint flags live on touchpoints)."""
+    """Feedback thresholds that make an answer a bad experience (touchpoint flags live on touchpoints).
 
-    nps_at_most: float | None = 6
-    csat_at_most: float | None = 2
-    ces_at_most: float | None = 3
+    ``thresholds`` maps a metric to the highest score that still counts as bad
+    (``[bad_experience] <metric>_at_most``); any metric with a scale may have one, e.g.
+    ``rating_at_most = 2`` for star ratings.
+    """
+
+    thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BAD_THRESHOLDS))
 
     def threshold(self, metric: str) -> float | None:
-        return getattr(self, f"{metric}_at_most", None)
+        return self.thresholds.get(metric)
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics that have a bad-experience threshold, in a stable order."""
+        return sorted(self.thresholds)
+
+    def __getattr__(self, name: str) -> float | None:
+        # nps_at_most, csat_at_most, ...: the names used in cxray.toml
+        if name.endswith("_at_most"):
+            return self.thresholds.get(name[: -len("_at_most")])
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict[str, float]:
+        return {f"{m}_at_most": v for m, v in sorted(self.thresholds.items())}
 
 
 @dataclass(frozen=True)
@@ -139,7 +159,7 @@ class Journey:
                 "touchpoints": list(self.churn.touchpoints),
                 "inactive_days": self.churn.inactive_days,
             },
-            "bad_experience": dict(self.bad_experience.__dict__),
+            "bad_experience": self.bad_experience.to_dict(),
             "scales": {m: dict(s.__dict__) for m, s in self.scales.items()},
         }
 
@@ -160,7 +180,9 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     def fail(key: str, reason: str) -> JourneyError:
         return JourneyError(f"{source}: [{key}] {reason}")
 
+    _refuse_unknown(data, SECTIONS, "", fail)
     section = data.get("journey", {})
+    _refuse_unknown(section, {"name", "template", "phases"}, "journey", fail)
     phases = section.get("phases")
     if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
         raise fail("journey", "'phases' must be a non-empty list of phase names, in order")
@@ -200,6 +222,7 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         )
 
     churn_data = data.get("churn", {})
+    _refuse_unknown(churn_data, {"touchpoints", "inactive_days"}, "churn", fail)
     inactive = churn_data.get("inactive_days")
     if inactive is not None and (not isinstance(inactive, int) or inactive <= 0):
         raise fail("churn", "'inactive_days' must be a positive whole number of days")
@@ -216,21 +239,31 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
             raise fail(f"scales.{metric}", "needs numeric 'min' and 'max'") from None
         if lo >= hi:
             raise fail(f"scales.{metric}", "'min' must be below 'max'")
+        _refuse_unknown(spec, {"min", "max", "higher_is_easier"}, f"scales.{metric}", fail)
         scales[metric] = Scale(lo, hi, bool(spec.get("higher_is_easier", True)))
 
     bad = data.get("bad_experience", {})
-    defaults = BadExperienceRule()
-    bad_rule = BadExperienceRule(
-        nps_at_most=bad.get("nps_at_most", defaults.nps_at_most),
-        csat_at_most=bad.get("csat_at_most", defaults.csat_at_most),
-        ces_at_most=bad.get("ces_at_most", defaults.ces_at_most),
-    )
-    for metric in ("nps", "csat", "ces"):
-        limit = bad_rule.threshold(metric)
-        if limit is not None and not scales[metric].contains(limit):
+    thresholds = dict(DEFAULT_BAD_THRESHOLDS)
+    for key, limit in bad.items():
+        metric = key[: -len("_at_most")] if key.endswith("_at_most") else None
+        if metric is None or metric not in scales:
+            known = ", ".join(f"{m}_at_most" for m in scales)
+            raise fail("bad_experience", f"unknown key {key!r}; known keys: {known}")
+        if limit is None or limit is False:
+            thresholds.pop(metric, None)
+            continue
+        if isinstance(limit, bool) or not isinstance(limit, int | float):
+            raise fail("bad_experience", f"'{key}' must be a number on the {metric} scale")
+        if not scales[metric].contains(limit):
+            scale = scales[metric]
             raise fail(
-                "bad_experience", f"'{metric}_at_most = {limit}' is outside the {metric} scale"
+                "bad_experience",
+                f"'{key} = {limit}' is outside the {metric} scale ({scale.min:g}–{scale.max:g})",
             )
+        thresholds[metric] = float(limit)
+    bad_rule = BadExperienceRule(thresholds)
+    warehouse = data.get("warehouse") or {}
+    _refuse_unknown(warehouse, {"url"}, "warehouse", fail)
 
     return Journey(
         name=section.get("name", "Journey"),
@@ -239,8 +272,22 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         churn=churn,
         bad_experience=bad_rule,
         scales=scales,
-        warehouse_url=(data.get("warehouse") or {}).get("url"),
+        warehouse_url=warehouse.get("url"),
     )
+
+
+SECTIONS = {"journey", "touchpoints", "churn", "bad_experience", "scales", "warehouse"}
+
+
+def _refuse_unknown(table: object, known: set[str], where: str, fail) -> None:
+    """A misspelt key would otherwise be ignored silently: refuse it and name it."""
+    if not isinstance(table, dict):
+        raise fail(where or "file", "must be a table")
+    unknown = sorted(set(table) - known)
+    if unknown:
+        if where:
+            raise fail(where, f"unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise fail(unknown[0], f"unknown section; known sections: {', '.join(sorted(known))}")
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -269,8 +316,11 @@ def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
     churn = tomlkit.table()
     churn["touchpoints"] = []
     churn["touchpoints"].comment("an occurrence of one of these means the customer left")
-    churn["inactive_days"] = 180
-    churn["inactive_days"].comment("or: no event for this long (remove to disable)")
+    # No inactivity default: the right number depends on how often this company's customers come
+    # back, and a wrong one silently turns churn into "nobody churned" (or "everybody did").
+    churn.add(tomlkit.comment("inactive_days = 90   # or: no event for this many days means the"))
+    churn.add(tomlkit.comment("customer left. Choose it from how often your customers come back;"))
+    churn.add(tomlkit.comment("'cxray status' suggests a value from the gaps in your data."))
     doc["churn"] = churn
 
     bad = tomlkit.table()
@@ -278,6 +328,7 @@ def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
     bad["nps_at_most"] = 6
     bad["csat_at_most"] = 2
     bad["ces_at_most"] = 3
+    bad.add(tomlkit.comment("rating_at_most = 2   # any metric with a scale can have a threshold"))
     doc["bad_experience"] = bad
 
     scales = tomlkit.table()

@@ -128,8 +128,10 @@ def within(ts: ir.TimestampValue, lower: pd.Timestamp | None, upper: pd.Timestam
 
 
 def fmt_num(value: float, lang: str, digits: int = 0) -> str:
-    """A number as people write it: a decimal comma in Dutch."""
+    """A number as people write it: a decimal comma in Dutch; never "-0"."""
     text = f"{value:,.{digits}f}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]
     if lang == "nl":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
     return text
@@ -137,6 +139,61 @@ def fmt_num(value: float, lang: str, digits: int = 0) -> str:
 
 def fmt_pct(share: float, lang: str, digits: int = 0) -> str:
     return f"{fmt_num(100 * share, lang, digits)}%"
+
+
+def interval_digits(
+    value: float,
+    lower: float,
+    upper: float,
+    digits: int = 0,
+    reference: float | None = None,
+    max_digits: int = 4,
+) -> int:
+    """The fewest decimals (at least ``digits``) at which an interval says what it means.
+
+    Its bounds must read differently from each other and from the estimate, and an interval
+    that excludes ``reference`` (1 for a ratio, 0 for a difference) must not seem to touch it
+    once rounded: [1.017, 1.103] reads "1.02–1.10", never "1.0–1.1".
+    """
+    finite = [x for x in (value, lower, upper) if x == x and abs(x) != float("inf")]
+    if len(finite) < 3:
+        return digits
+    for d in range(digits, max_digits + 1):
+        lo, mid, hi = (round(x, d) for x in (lower, value, upper))
+        distinct = (lo != hi or lower == upper) and (lo != mid or lower == value) and (mid != hi or upper == value)
+        excludes = reference is not None and (lower > reference or upper < reference)
+        touches = excludes and reference in (lo, hi)
+        if distinct and not touches:
+            return d
+    return max_digits
+
+
+def fmt_interval(
+    value: float,
+    lower: float,
+    upper: float,
+    lang: str,
+    digits: int = 0,
+    reference: float | None = None,
+    percent: bool = False,
+) -> tuple[str, str]:
+    """(estimate, "lower–upper") with the digits :func:`interval_digits` chooses.
+
+    ``percent``: the numbers are shares, written as percentages (digits count after the
+    percentage's decimal point). A bound that is not finite reads "not bounded".
+    """
+    scale = 100.0 if percent else 1.0
+    v, lo, hi = (scale * x for x in (value, lower, upper))
+    ref = None if reference is None else scale * reference
+    d = interval_digits(v, lo, hi, digits, ref)
+    unit = "%" if percent else ""
+
+    def one(x: float) -> str:
+        if x != x or abs(x) == float("inf"):
+            return "niet begrensd" if lang == "nl" else "not bounded"
+        return fmt_num(x, lang, d) + unit
+
+    return one(v), f"{one(lo)}–{one(hi)}"
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
