@@ -437,6 +437,7 @@ DROPOFF_COLUMNS = [
     "lift",
     "lift_low",
     "lift_high",
+    "q_value",
 ]
 
 

@@ -17,7 +17,14 @@ Per touchpoint: how many churned customers had it last (``churners_last``) and t
 churned customers with a last touchpoint, the same for customers who stayed, and the **lift** =
 share among churners / share among stayers: how many times more often it precedes leaving than
 staying (a risk ratio). Its 95% interval is Katz's log interval; when a cell of the 2×2 table is
-zero, 0.5 is added to every cell (lift and interval both use the corrected table then).
+zero, 0.5 is added to every cell (lift and interval both use the corrected table then). Each row
+also gets Fisher's exact test of "as common among churners as among stayers" and its
+Benjamini–Hochberg **q-value** across all rows (touchpoints or phases), before ``top`` cuts them.
+
+**The sentence** names the first row in the requested ranking (``rank_by``) that precedes leaving
+*significantly more often* than staying: lift above 1, its interval above 1 and q ≤ 0.05. When
+no row does, it says so instead of naming the most frequent last touchpoint (which may well be
+just as common among customers who stayed).
 """
 
 from __future__ import annotations
@@ -30,13 +37,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxray.analysis._common import check_lang, count_true, fmt_num, fmt_pct, records
+from cxray.analysis._common import (
+    check_lang,
+    count_true,
+    fmt_interval,
+    fmt_num,
+    fmt_pct,
+    records,
+)
 from cxray.analysis.lifetimes import customer_lifetimes, data_end
+from cxray.analysis.metrics import benjamini_hochberg
 from cxray.results import Result, jsonable
 
 CONFIDENCE = 0.95
 Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
 RANKINGS = ("count", "lift")
+FDR = 0.05  # the q-value at or below which a lift counts as more than chance
 
 DROPOFF_COLUMNS = [
     "touchpoint",
@@ -48,6 +64,7 @@ DROPOFF_COLUMNS = [
     "lift",
     "lift_low",
     "lift_high",
+    "q_value",
 ]
 
 
@@ -79,6 +96,7 @@ class DropoffResult(Result):
     by_phase: bool = False
     rank_by: str = "count"
     labels: dict[str, str] | None = None
+    full: pd.DataFrame | None = None  # every row in ranking order, before ``top``
 
     def to_pandas(self) -> pd.DataFrame:
         return self.frame.copy()
@@ -95,7 +113,9 @@ class DropoffResult(Result):
             f"{self.churners} churned and {self.stayers} staying customers; last {unit} before "
             "churn (churn touchpoints excluded) or before the end of observation (censored); ties "
             "in time broken by touchpoint then event id; lift = share among churners / share "
-            f"among stayers with Katz 95% interval; ranked by {ranking}"
+            f"among stayers with Katz 95% interval; Fisher's exact test with Benjamini–Hochberg "
+            f"q-values; ranked by {ranking}; the sentence names the first row with its interval "
+            f"above 1 and q ≤ {FDR}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +135,14 @@ class DropoffResult(Result):
             "how": self.how,
         }
 
+    def lead(self) -> pd.Series | None:
+        """The row the sentence names: first in the ranking whose lift is clearly above 1."""
+        if self.frame.empty:
+            return None
+        frame = self.full if self.full is not None else self.frame
+        clear = frame[_precedes_leaving(frame)]
+        return None if clear.empty else clear.iloc[0]
+
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
         if self.churners == 0 or self.frame.empty:
@@ -125,40 +153,60 @@ class DropoffResult(Result):
                 else "Geen klant is afgehaakt in de waargenomen periode, dus er is geen laatste "
                 "contactmoment voor vertrek."
             )
-        row = self.frame.sort_values(
-            ["churners_last", "lift"], ascending=False, kind="stable"
-        ).iloc[0]
+        unit_en = "phase" if self.by_phase else "touchpoint"
+        unit_nl = "fase" if self.by_phase else "contactmoment"
+        churners, stayers = fmt_num(self.churners, lang), fmt_num(self.stayers, lang)
+        row = self.lead()
+        if row is None:
+            if lang == "en":
+                return (
+                    f"No {unit_en} precedes leaving significantly more often than staying "
+                    f"({churners} customers who left, {stayers} who stayed; false-discovery "
+                    f"rate {fmt_pct(FDR, lang)})."
+                )
+            return (
+                f"Geen {unit_nl} gaat significant vaker vooraf aan vertrek dan aan blijven "
+                f"({churners} vertrokken klanten, {stayers} gebleven; false-discovery rate "
+                f"{fmt_pct(FDR, lang)})."
+            )
         key = row["phase"] if self.by_phase else row["touchpoint"]
         name = (self.labels or {}).get(key) or key
         count, share = fmt_num(row["churners_last"], lang), fmt_pct(row["share_of_churners"], lang)
-        churners = fmt_num(self.churners, lang)
+        stay_count = fmt_num(row["stayers_last"], lang)
+        stay_share = fmt_pct(row["share_of_stayers"], lang) if self.stayers else "–"
+        lift, interval = fmt_interval(
+            row["lift"],
+            row["lift_low"],
+            row["lift_high"],
+            lang,
+            digits=1 if row["lift"] < 10 else 0,
+            reference=1.0,
+        )
+        q = _fmt_q(row["q_value"], lang)
         if lang == "en":
             where = f"the {name} phase" if self.by_phase else name
-            text = (
-                f"Of {churners} customers who left, {count} ({share}) had {where} as "
-                f"their last {'phase' if self.by_phase else 'touchpoint'}"
+            return (
+                f"Of {churners} customers who left, {count} ({share}) had {where} as their last "
+                f"{unit_en}, against {stay_count} of {stayers} who stayed ({stay_share}): "
+                f"{lift} times as often (95% interval {interval}, {q})."
             )
-        else:
-            where = f"de fase {name}" if self.by_phase else name
-            text = (
-                f"Van de {churners} vertrokken klanten hadden er {count} ({share}) "
-                f"{where} als laatste {'fase' if self.by_phase else 'contactmoment'}"
-            )
-        if pd.notna(row["lift"]):
-            lift = fmt_num(row["lift"], lang, 1)
-            low, high = fmt_num(row["lift_low"], lang, 1), fmt_num(row["lift_high"], lang, 1)
-            text += (
-                f": {lift} times as often as among customers who stayed (95% interval {low}–{high})"
-                if lang == "en"
-                else f": {lift} keer zo vaak als bij klanten die bleven (95%-interval {low}–{high})"
-            )
-            if row["lift_low"] <= 1 <= row["lift_high"]:
-                text += (
-                    "; not clearly different from them"
-                    if lang == "en"
-                    else "; geen duidelijk verschil"
-                )
-        return text + "."
+        where = f"de fase {name}" if self.by_phase else name
+        return (
+            f"Van de {churners} vertrokken klanten hadden er {count} ({share}) {where} als "
+            f"laatste {unit_nl}, tegen {stay_count} van de {stayers} die bleven ({stay_share}): "
+            f"{lift} keer zo vaak (95%-interval {interval}, {q})."
+        )
+
+
+def _precedes_leaving(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose lift is above 1 beyond chance: interval above 1 and q ≤ FDR."""
+    return (frame["lift_low"] > 1) & (frame["q_value"] <= FDR)
+
+
+def _fmt_q(q: float, lang: str) -> str:
+    if q < 0.001:
+        return "q < " + fmt_num(0.001, lang, 3)
+    return "q = " + fmt_num(q, lang, 3)
 
 
 def dropoff(
@@ -214,8 +262,10 @@ def dropoff(
         counts = counts.groupby("phase", as_index=False)[["churners_last", "stayers_last"]].sum()
     churners, stayers = int(counts["churners_last"].sum()), int(counts["stayers_last"].sum())
     frame = _with_lift(counts, churners, stayers)
-    frame = _rank(frame, rank_by, "phase" if by_phase else "touchpoint").head(top)
+    frame = _rank(frame, rank_by, "phase" if by_phase else "touchpoint")
     columns = [c for c in DROPOFF_COLUMNS if not (by_phase and c == "touchpoint")]
+    full = frame[columns].reset_index(drop=True)
+    frame = frame.head(top)
     labels = {name: tp.label for name, tp in ws.journey.touchpoints.items() if tp.label}
     return DropoffResult(
         frame=frame[columns].reset_index(drop=True),
@@ -226,6 +276,7 @@ def dropoff(
         by_phase=by_phase,
         rank_by=rank_by,
         labels=labels,
+        full=full,
     )
 
 
@@ -242,6 +293,13 @@ def _with_lift(counts: pd.DataFrame, churners: int, stayers: int) -> pd.DataFram
     frame["lift"] = [lift[0] for lift in lifts]
     frame["lift_low"] = [lift[1] for lift in lifts]
     frame["lift_high"] = [lift[2] for lift in lifts]
+    p_values = [
+        float(stats.fisher_exact([[a, churners - a], [c, stayers - c]])[1])
+        if churners and stayers
+        else math.nan
+        for a, c in zip(frame["churners_last"], frame["stayers_last"], strict=True)
+    ]
+    frame["q_value"] = benjamini_hochberg(np.array(p_values, dtype=float))
     return frame
 
 
