@@ -35,6 +35,10 @@ CUSTOMERS = TableSpec(
         {
             "customer_id": dt.String(nullable=False),
             "first_seen": UTC_TIMESTAMP,
+            # lifetime data without events (a CRM export): when the customer left, and until
+            # when they were known to be a customer (the export's as-of date for those who stay)
+            "churned_at": UTC_TIMESTAMP,
+            "last_seen": UTC_TIMESTAMP,
             "segment": dt.string,
             "language": dt.string,
             "value": dt.float64,

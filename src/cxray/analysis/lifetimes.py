@@ -3,15 +3,23 @@
 Every analysis that speaks of churn (funnel, survival, retention, drivers) builds on this one
 definition, so that "churned" means the same thing everywhere:
 
-- **start**: the earlier of the customer's ``first_seen`` and their first event.
-- **explicit churn**: the first event of a churn touchpoint (``[churn] touchpoints``).
-- **inactivity churn**: with ``[churn] inactive_days = N``, a customer whose last activity (any
-  event that is not a churn event) lies N days or more before the end of the data has churned
-  at that last activity (only when they have no explicit churn event).
-- **observation window**: churn by inactivity can only be seen up to N days before the end of
-  the data, so every customer is observed until ``data_end - N`` (or ``data_end`` without an
-  inactivity rule). Churn after that point is not yet known: those customers are censored there.
-  Customers who started after it are too new to judge and are left out (``too_new``).
+- **start**: the earliest of the customer's ``first_seen`` and their first event.
+- **explicit churn**: the first event of a churn touchpoint (``[churn] touchpoints``) or the
+  customer's ``churned_at`` (lifetime data from a CRM export), whichever is first. It always
+  counts, whatever the inactivity rule says.
+- **inactivity churn**: with ``[churn] inactive_days = N``, a customer without explicit churn
+  whose last activity (any event that is not a churn event, or ``last_seen``) lies N days or more
+  before the end of the data has churned at that last activity.
+- **end of the data**: the latest timestamp of events, feedback and the customers' lifetime
+  columns.
+- **observation window**: inactivity churn can only be seen up to N days before the end of the
+  data (``until``). Time-to-event analyses need one window for everyone, or they would count the
+  churn of some customers in a period where the churn of others cannot be seen yet: so
+  ``churned``/``duration_days`` follow the customer until ``until``, and an explicit churn after it
+  is censored there (still counted in ``left``). Customers who started after ``until`` are too new
+  to judge in time-to-event analyses (``too_new``); ``left`` still says whether they left. When the data span is shorter than N, no customer could
+  be judged at all: the inactivity rule is then set aside and only explicit churn counts (with a
+  warning from :func:`churn_check`).
 """
 
 from __future__ import annotations
@@ -23,11 +31,20 @@ import ibis
 import ibis.expr.types as ir
 
 SECONDS_PER_DAY = 86400.0
+UTC = "timestamp('UTC')"
+
+
+def _has(table: ir.Table, column: str) -> bool:
+    return column in table.columns
 
 
 def data_end(ws: Any) -> dt.datetime | None:
     """The latest timestamp in the workspace: the moment the data ends (censoring time)."""
     ends = [ws.events.ts.max().execute(), ws.feedback.ts.max().execute()]
+    customers = ws.customers
+    for column in ("last_seen", "churned_at"):
+        if _has(customers, column):
+            ends.append(customers[column].max().execute())
     ends = [e for e in ends if e is not None and e == e]  # drop None/NaT
     if not ends:
         return None
@@ -35,22 +52,49 @@ def data_end(ws: Any) -> dt.datetime | None:
     return end.to_pydatetime() if hasattr(end, "to_pydatetime") else end
 
 
+def data_start(ws: Any) -> dt.datetime | None:
+    """The earliest start of any customer (first event or first_seen)."""
+    starts = [ws.events.ts.min().execute(), ws.customers.first_seen.min().execute()]
+    starts = [s for s in starts if s is not None and s == s]
+    if not starts:
+        return None
+    start = min(starts)
+    return start.to_pydatetime() if hasattr(start, "to_pydatetime") else start
+
+
+def inactivity_applies(ws: Any, end: dt.datetime | None = None) -> bool:
+    """Whether the inactivity rule can judge anyone: the data must span more than N days."""
+    days = ws.journey.churn.inactive_days
+    if not days:
+        return False
+    end = end or data_end(ws)
+    start = data_start(ws)
+    if end is None or start is None:
+        return False
+    return end - dt.timedelta(days=days) > start
+
+
 def observed_until(ws: Any, end: dt.datetime | None = None) -> dt.datetime | None:
+    """The end of the observation window: ``end - inactive_days`` when the rule applies."""
     end = end or data_end(ws)
     if end is None:
         return None
-    days = ws.journey.churn.inactive_days
-    return end - dt.timedelta(days=days) if days else end
+    if inactivity_applies(ws, end):
+        return end - dt.timedelta(days=ws.journey.churn.inactive_days)
+    return end
 
 
 def customer_lifetimes(ws: Any, end: dt.datetime | None = None) -> ir.Table:
     """An Ibis expression with one row per customer.
 
-    Columns: customer_id, start, last_activity, churn_ts (null when not churned), churned,
-    end_ts (churn time or censoring time), duration_days, too_new.
+    Columns: customer_id, start, last_activity, churn_ts (null when not churned within the
+    window), churned, end_ts (churn time or censoring time), duration_days, too_new, and
+    left / left_ts: whether and when the customer is known to have left by the end of the data
+    (explicit churn counted up to the very end; inactivity churn as above).
     """
     end = end or data_end(ws)
     until = observed_until(ws, end)
+    inactivity = until is not None and end is not None and until < end
     rule = ws.journey.churn
     events = ws.events
     churn_tps = list(rule.touchpoints)
@@ -58,39 +102,58 @@ def customer_lifetimes(ws: Any, end: dt.datetime | None = None) -> ir.Table:
     is_churn_event = events.touchpoint.isin(churn_tps) if churn_tps else ibis.literal(False)
     per_customer = events.group_by("customer_id").aggregate(
         first_event=events.ts.min(),
-        last_activity=events.ts.max(where=~is_churn_event),
-        explicit_churn=events.ts.min(where=is_churn_event) if churn_tps else ibis.null("timestamp"),
+        last_event=events.ts.max(where=~is_churn_event),
+        explicit_event=events.ts.min(where=is_churn_event) if churn_tps else ibis.null(UTC),
     )
-    customers = ws.customers.select("customer_id", "first_seen")
+    customers = ws.customers
+    columns = {
+        "first_seen": customers.first_seen.cast(UTC),
+        "churned_at": customers.churned_at.cast(UTC)
+        if _has(customers, "churned_at")
+        else ibis.null(UTC),
+        "last_seen": customers.last_seen.cast(UTC)
+        if _has(customers, "last_seen")
+        else ibis.null(UTC),
+    }
+    customers = customers.select("customer_id", **columns)
     joined = per_customer.join(customers, "customer_id", how="outer")
     customer_id = ibis.coalesce(joined.customer_id, joined.customer_id_right)
-    start = ibis.least(
-        joined.first_event.cast("timestamp('UTC')"), joined.first_seen.cast("timestamp('UTC')")
-    )
-    start = ibis.coalesce(start, joined.first_event, joined.first_seen)
+    first_event = joined.first_event.cast(UTC)
+    start = ibis.coalesce(ibis.least(first_event, joined.first_seen), first_event, joined.first_seen)
 
-    until_lit = ibis.literal(until, type="timestamp('UTC')")
-    last_activity = joined.last_activity
-    if rule.inactive_days:
+    def earliest(a: ir.Value, b: ir.Value) -> ir.Value:
+        return ibis.coalesce(ibis.least(a, b), a, b)
+
+    def latest(a: ir.Value, b: ir.Value) -> ir.Value:
+        return ibis.coalesce(ibis.greatest(a, b), a, b)
+
+    explicit = earliest(joined.explicit_event.cast(UTC), joined.churned_at)
+    last_activity = latest(joined.last_event.cast(UTC), joined.last_seen)
+    if inactivity:
         # last_activity + N days <= end, written against the literal end - N days (``until``):
         # date arithmetic on every row costs more than the rest of the query on some engines.
+        until_lit = ibis.literal(until, type=UTC)
         lapsed = last_activity.notnull() & (last_activity <= until_lit)
-        inactivity_churn = ibis.ifelse(lapsed, last_activity, ibis.null("timestamp('UTC')"))
+        inactivity_churn = ibis.ifelse(lapsed, last_activity, ibis.null(UTC))
     else:
-        inactivity_churn = ibis.null("timestamp('UTC')")
-    explicit = joined.explicit_churn.cast("timestamp('UTC')")
+        until_lit = ibis.literal(until, type=UTC) if until is not None else ibis.null(UTC)
+        inactivity_churn = ibis.null(UTC)
     # An explicit cancellation says when the customer left; inactivity only where there is none.
-    churn_ts = ibis.coalesce(explicit, inactivity_churn)
-    churned = churn_ts.notnull() & (churn_ts <= until_lit)
-    end_ts = ibis.ifelse(churned, churn_ts, until_lit)
+    left_ts = ibis.coalesce(explicit, inactivity_churn)
+    left = left_ts.notnull()
+    churned = left & (left_ts <= until_lit)
+    end_ts = ibis.ifelse(churned, left_ts, until_lit)
     duration = (end_ts.epoch_seconds() - start.epoch_seconds()) / SECONDS_PER_DAY
     return joined.select(
         customer_id=customer_id,
         start=start,
         last_activity=last_activity,
-        churn_ts=ibis.ifelse(churned, churn_ts, ibis.null("timestamp('UTC')")),
+        churn_ts=ibis.ifelse(churned, left_ts, ibis.null(UTC)),
         churned=churned,
         end_ts=end_ts,
         duration_days=ibis.greatest(duration, 0.0),
         too_new=start > until_lit,
+        left=left,
+        left_ts=left_ts,
+        explicit=explicit.notnull(),
     )

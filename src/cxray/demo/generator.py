@@ -844,6 +844,9 @@ def _customer_table(
         {
             "customer_id": ids,
             "first_seen": _timestamps(p, start),
+            # an event log, not a CRM snapshot: churn is read from the events
+            "churned_at": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
+            "last_seen": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
             "segment": _strings(SEGMENTS, business.astype(np.int64)),
             "language": _strings(LANGUAGES, dutch.astype(np.int64)),
             "value": pa.array(value, pa.float64()),

@@ -42,8 +42,25 @@ class Warehouse:
         for spec in schema.TABLES.values():
             if spec.name not in existing:
                 self.backend.create_table(spec.name, schema=spec.schema)
+            else:
+                self._add_missing_columns(spec)
         if "cxray_imports" not in existing:
             self.backend.create_table("cxray_imports", schema=schema.IMPORTS)
+
+    def _add_missing_columns(self, spec: schema.TableSpec) -> None:
+        """Workspaces made by an earlier version lack newer columns: add them, empty."""
+        present = set(self.backend.table(spec.name).columns)
+        for column, dtype in spec.schema.items():
+            if column not in present:
+                if dtype.is_timestamp():
+                    type_name = "TIMESTAMPTZ"
+                elif dtype.is_floating():
+                    type_name = "DOUBLE PRECISION"
+                else:
+                    type_name = "TEXT"
+                self.backend.raw_sql(
+                    f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}'
+                )
 
     def table(self, name: str) -> ir.Table:
         return self.backend.table(name)
