@@ -184,6 +184,17 @@ def test_risk_scores_with_reasons_on_the_demo(demo):
     assert top["reasons_nl"].str.contains("tot nu toe").any()
     json.dumps(result.to_dict())
     assert "high risk" in result.summary("en") and "hoog risico" in result.summary("nl")
+    # the band is the probability's, every customer has a reason or says none stands out
+    low, high = result.to_dict()["params"]["band_low_below"], result.cuts[1]
+    assert (frame["band"] == "high").eq(frame["probability"] >= high).all()
+    assert (frame["band"] == "low").eq(frame["probability"] < low).all()
+    assert (frame["reasons"].str.len() > 0).all() and (frame["reasons_nl"].str.len() > 0).all()
+    # "about N expected to leave" with its range and what it is out of
+    assert result.expected_low <= result.expected <= result.expected_high <= len(frame)
+    n = f"{len(frame):,}"
+    expected = f"about {round(result.expected):,} of the {n} are expected to leave (95% range"
+    assert expected in result.summary("en")
+    assert "95%-bereik" in result.summary("nl") and "dagen" in result.summary("nl")
     with pytest.raises(ValueError):
         result.summary("fr")
 

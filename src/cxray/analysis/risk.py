@@ -19,9 +19,10 @@ it is only used where that whole window lies within the observed period (``obser
 regression. Chosen over gradient boosting because (1) its log-loss fit gives calibrated
 probabilities without a separate calibration step, which the hold-out checks (Brier score and the
 decile table), and (2) its reasons are exact: the contribution of a feature is its coefficient ×
-its standardised value (distance from the average customer in the training data); the features of
-one touchpoint (30 days, 90 days, ever) are summed into one reason, and the reasons with the
-largest positive contributions (at least 0.1 in log-odds) are put into words.
+its standardised value (distance from the average customer in the training data). Which of
+them become reasons, and the risk bands: see :mod:`cxray.analysis.risk_reasons` (only what raises
+this customer's risk, from their own values; bands from fixed probability cut points).
+Features are built in :mod:`cxray.analysis.risk_features`.
 
 **Evaluation** (:func:`evaluate_risk`): a time-based hold-out. Train on features at T0 with churn
 in (T0, T0 + horizon]; evaluate on the customers active at T1 = T0 + horizon with features at T1 and
@@ -36,8 +37,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -47,16 +46,30 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from cxray.analysis._common import check_lang, count_true, fmt_num, fmt_pct, records
-from cxray.analysis.lifetimes import customer_lifetimes, data_end, observed_until
+from cxray.analysis._common import check_lang, fmt_num, fmt_pct, records
+from cxray.analysis.lifetimes import data_end, observed_until
+from cxray.analysis.risk_features import (  # noqa: F401  (re-exported)
+    MAX_SEGMENTS,
+    _feature_touchpoints,
+    _scored_metrics,
+    _segments,
+    _utc,
+    active_customers,
+    churn_labels,
+    customer_features,
+    feature_table,
+)
+from cxray.analysis.risk_reasons import (
+    band_cuts,
+    bands,
+    days_text,
+    expected_range,
+    reasons,
+)
 from cxray.results import Result, jsonable
 
 CONFIDENCE = 0.95
 Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
-WINDOWS = (30, 90)  # recent-activity windows in days
-MAX_SEGMENTS = 10  # one indicator per segment for the most common ones
-SEP = "__"
-MIN_REASON = 0.1  # log-odds a reason must add (about +10% odds) to be worth saying
 
 RISK_COLUMNS = [
     "customer_id",
@@ -81,187 +94,7 @@ BANDS = {
 }
 
 
-def _utc(value: Any) -> dt.datetime:
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
-
-
-def _ts(value: dt.datetime) -> ir.TimestampScalar:
-    return ibis.literal(value, type="timestamp('UTC')")
-
-
-# -- features ---------------------------------------------------------------------------------
-def _feature_touchpoints(ws: Any) -> list[str]:
-    churn = set(ws.journey.churn.touchpoints)
-    seen = ws.events.select("touchpoint").distinct().execute()["touchpoint"].tolist()
-    return sorted(tp for tp in seen if tp not in churn)
-
-
-def _scored_metrics(ws: Any) -> list[str]:
-    fb = ws.feedback
-    seen = fb.filter(fb.score.notnull()).select("metric").distinct().execute()["metric"]
-    return sorted(seen.tolist())
-
-
-def _segments(ws: Any) -> list[str]:
-    counts = ws.customers.segment.value_counts().execute()
-    counts = counts.dropna().sort_values(counts.columns[1], ascending=False, kind="stable")
-    return [str(s) for s in counts.iloc[:MAX_SEGMENTS, 0]]
-
-
-def active_customers(ws: Any, cutoff: dt.datetime) -> ir.Table:
-    """Lifetimes of the customers active at ``cutoff``: started by then and not churned by then.
-
-    Churn is :func:`customer_lifetimes`' churn; in addition a churn-touchpoint event at or before
-    the cutoff counts even after the observed period (a cancellation is known at once, while
-    churn by inactivity only shows later), so scoring at the data end skips who just cancelled.
-    """
-    cut = _ts(cutoff)
-    life = customer_lifetimes(ws)
-    active = life.filter(life.start <= cut, life.churn_ts.isnull() | (life.churn_ts > cut))
-    churn_tps = list(ws.journey.churn.touchpoints)
-    if churn_tps:
-        events = ws.events
-        cancelled = events.filter(events.touchpoint.isin(churn_tps) & (events.ts <= cut))
-        active = active.anti_join(cancelled, "customer_id")
-    return active
-
-
-def feature_table(
-    ws: Any, cutoff: dt.datetime, touchpoints: list[str], metrics: list[str]
-) -> ir.Table:
-    """The engine expression behind :func:`customer_features` (raw counts, last event, scores)."""
-    cut = _ts(cutoff)
-    active = active_customers(ws, cutoff).select("customer_id", "start")
-
-    events = ws.events
-    churn_tps = list(ws.journey.churn.touchpoints)
-    known = events.filter(events.ts < cut)
-    if churn_tps:
-        known = known.filter(~known.touchpoint.isin(churn_tps))
-    bad_tps = ws.journey.bad_touchpoints
-    measures: dict[str, ir.Scalar] = {
-        "last_event": known.ts.max(),
-        "bad_events": count_true(known.touchpoint.isin(bad_tps)) if bad_tps else ibis.literal(0),
-    }
-    for tp in touchpoints:
-        is_tp = known.touchpoint == tp
-        measures[f"tp{SEP}{tp}{SEP}ever"] = count_true(is_tp)
-        for days in WINDOWS:
-            since = _ts(cutoff - dt.timedelta(days=days))
-            measures[f"tp{SEP}{tp}{SEP}{days}d"] = count_true(is_tp & (known.ts >= since))
-    event_counts = known.group_by("customer_id").aggregate(**measures)
-
-    feedback = ws.feedback
-    answers = feedback.filter(
-        (feedback.ts < cut) & feedback.score.notnull() & feedback.customer_id.notnull()
-    )
-    bad_answer = ibis.literal(False)
-    for metric in metrics:
-        limit = ws.journey.bad_experience.threshold(metric)
-        if limit is not None:
-            bad_answer |= (answers.metric == metric) & (answers.score <= limit)
-    # latest answer per metric: a window, not an ordered aggregate (portable to every engine)
-    order = [ibis.desc(answers.ts), ibis.desc(answers.response_id)]
-    ranked = answers.mutate(
-        rank=ibis.row_number().over(group_by=[answers.customer_id, answers.metric], order_by=order),
-        bad=bad_answer,
-    )
-    score_measures: dict[str, ir.Scalar] = {"bad_answers": count_true(ranked.bad)}
-    for metric in metrics:
-        latest = (ranked.metric == metric) & (ranked["rank"] == 0)
-        score_measures[f"score{SEP}{metric}"] = ranked.score.max(where=latest)
-    scores = ranked.group_by("customer_id").aggregate(**score_measures)
-
-    seg = ws.customers.select("customer_id", "segment")
-    table = (
-        active.left_join(event_counts, "customer_id")
-        .drop("customer_id_right")
-        .left_join(scores, "customer_id")
-        .drop("customer_id_right")
-        .left_join(seg, "customer_id")
-        .drop("customer_id_right")
-    )
-    return table
-
-
-def customer_features(
-    ws: Any,
-    cutoff: Any,
-    *,
-    touchpoints: list[str] | None = None,
-    metrics: list[str] | None = None,
-    segments: list[str] | None = None,
-) -> pd.DataFrame:
-    """One row per customer active at ``cutoff`` with features from data strictly before it.
-
-    Columns: customer_id, then the features (see the module description). The heavy work (counts
-    per touchpoint and window, latest answers) runs in the engine.
-    """
-    cutoff = _utc(cutoff)
-    touchpoints = _feature_touchpoints(ws) if touchpoints is None else touchpoints
-    metrics = _scored_metrics(ws) if metrics is None else metrics
-    segments = _segments(ws) if segments is None else segments
-    frame = feature_table(ws, cutoff, touchpoints, metrics).execute()
-
-    out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str)})
-    start = pd.to_datetime(frame["start"], utc=True)
-    last = pd.to_datetime(frame["last_event"], utc=True)
-    cutoff_stamp = pd.Timestamp(cutoff)
-    out["tenure_days"] = ((cutoff_stamp - start).dt.total_seconds() / 86400).to_numpy()
-    since_last = (cutoff_stamp - last).dt.total_seconds() / 86400
-    out["days_since_last_event"] = since_last.fillna(out["tenure_days"]).to_numpy()
-    bad = pd.to_numeric(frame["bad_events"]).fillna(0) + pd.to_numeric(frame["bad_answers"]).fillna(
-        0
-    )
-    out["bad_experiences"] = bad.astype(float).to_numpy()
-    for tp in touchpoints:
-        for suffix in ("ever", *(f"{d}d" for d in WINDOWS)):
-            name = f"tp{SEP}{tp}{SEP}{suffix}"
-            out[name] = frame[name].fillna(0).astype(float).to_numpy()
-    for metric in metrics:
-        name = f"score{SEP}{metric}"
-        out[name] = pd.to_numeric(frame[name]).astype(float).to_numpy()
-        out[f"{name}{SEP}missing"] = out[name].isna().astype(float)
-    for value in segments:
-        out[f"segment{SEP}{value}"] = (frame["segment"].astype(object) == value).astype(float)
-    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
-
-
-def churn_labels(ws: Any, cutoff: Any, horizon_days: int) -> pd.DataFrame:
-    """customer_id, churned: churn in (cutoff, cutoff + horizon] for customers active at cutoff.
-
-    Raises ValueError when the horizon reaches past the observed period (labels not yet known).
-    """
-    cutoff = _utc(cutoff)
-    until = observed_until(ws)
-    horizon_end = cutoff + dt.timedelta(days=horizon_days)
-    if until is None or horizon_end > until:
-        raise ValueError(
-            f"churn within {horizon_days} days after {cutoff:%Y-%m-%d} is not fully observed "
-            f"(data observed until {until:%Y-%m-%d}); choose an earlier cutoff"
-            if until
-            else "the workspace has no data"
-        )
-    active = active_customers(ws, cutoff)
-    labelled = active.select(
-        "customer_id",
-        churned=(active.churned & (active.churn_ts <= _ts(horizon_end))).fill_null(False),
-    )
-    frame = labelled.execute()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    frame["churned"] = frame["churned"].astype(bool)
-    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
-
-
 # -- model ------------------------------------------------------------------------------------
-def reason_group(feature: str) -> str:
-    """The reason a feature belongs to: one per touchpoint, per metric, per segment, or itself."""
-    parts = feature.split(SEP)
-    return SEP.join(parts[:2]) if len(parts) > 1 else parts[0]
-
-
 class ChurnRiskModel:
     """Standardised logistic regression for churn within ``horizon_days`` (scikit-learn style).
 
@@ -313,78 +146,20 @@ class ChurnRiskModel:
         coef = self.pipeline_.named_steps["model"].coef_[0]
         return pd.DataFrame(scaled * coef, columns=self.feature_names_)
 
-
-# -- reasons in words -------------------------------------------------------------------------
-def _tp_name(ws: Any, tp: str) -> str:
-    touchpoint = ws.journey.touchpoints.get(tp)
-    return touchpoint.label if touchpoint is not None and touchpoint.label else tp
-
-
-def _reason_text(ws: Any, group: str, row: pd.Series, lang: str) -> str:
-    kind, _, key = group.partition(SEP)
-    if kind == "tp":
-        ever = int(row[f"{group}{SEP}ever"])
-        recent = int(row[f"{group}{SEP}{WINDOWS[-1]}d"])
-        name = _tp_name(ws, key)
-        if ever == 0:  # its absence raises the risk: the customer has not engaged this way
-            return f"no {name} so far" if lang == "en" else f"nog geen {name}"
-        if lang == "en":
-            return f"{ever} × {name} so far ({recent} in the last {WINDOWS[-1]} days)"
-        return f"{ever} × {name} tot nu toe ({recent} in de laatste {WINDOWS[-1]} dagen)"
-    if kind == "score":
-        value = row[group]
-        if value != value:  # NaN: no answer
-            return (
-                f"no {key.upper()} answer yet"
-                if lang == "en"
-                else f"nog geen {key.upper()}-antwoord"
-            )
-        score = fmt_num(float(value), lang, 0 if float(value).is_integer() else 1)
-        return f"latest {key.upper()} {score}" if lang == "en" else f"laatste {key.upper()} {score}"
-    if kind == "segment":
-        return f"segment {key}"
-    days = fmt_num(float(row.get(kind, 0.0)), lang)
-    texts = {
-        "days_since_last_event": (f"no activity for {days} days", f"{days} dagen geen activiteit"),
-        "tenure_days": (f"customer for {days} days", f"{days} dagen klant"),
-        "bad_experiences": (
-            f"{int(row.get(kind, 0))} bad experiences so far",
-            f"{int(row.get(kind, 0))} slechte ervaringen tot nu toe",
-        ),
-    }
-    en, nl = texts.get(kind, (kind, kind))
-    return en if lang == "en" else nl
-
-
-def _reasons(ws: Any, model: ChurnRiskModel, features: pd.DataFrame, top: int) -> pd.DataFrame:
-    contrib = model.contributions(features)
-    grouped = contrib.T.groupby(contrib.columns.map(reason_group)).sum().T
-    values = grouped.to_numpy()
-    names = np.array(grouped.columns)
-    keys, en, nl = [], [], []
-    for i in range(len(features)):
-        order = np.argsort(-values[i], kind="stable")[:top]
-        chosen = [names[j] for j in order if values[i, j] >= MIN_REASON]
-        row = features.iloc[i]
-        keys.append(", ".join(chosen))
-        en.append("; ".join(_reason_text(ws, g, row, "en") for g in chosen))
-        nl.append("; ".join(_reason_text(ws, g, row, "nl") for g in chosen))
-    return pd.DataFrame({"reasons": en, "reasons_nl": nl, "reason_keys": keys})
-
-
-def _bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
-    # relative to the churn rate in training: at least twice it is high, under half is low
-    return np.where(
-        probability >= 2 * base_rate,
-        "high",
-        np.where(probability < 0.5 * base_rate, "low", "medium"),
-    )
+    def means(self) -> pd.Series:
+        """The training mean of each feature: the "average customer" contributions start from."""
+        return pd.Series(self.pipeline_.named_steps["scale"].mean_, index=self.feature_names_)
 
 
 # -- results ----------------------------------------------------------------------------------
 @dataclass
 class RiskResult(Result):
-    """Churn risk per active customer; columns: see ``RISK_COLUMNS``, highest risk first."""
+    """Churn risk per active customer; columns: see ``RISK_COLUMNS``, highest risk first.
+
+    ``expected`` is the sum of the probabilities (how many are expected to leave) and
+    ``expected_low``–``expected_high`` its 95% range if each customer leaves with their own
+    probability (Poisson-binomial; the model's own uncertainty is not in it).
+    """
 
     frame: pd.DataFrame
     as_of: dt.datetime | None = None
@@ -392,23 +167,36 @@ class RiskResult(Result):
     horizon_days: int = 90
     n_train: int = 0
     base_rate: float = math.nan
+    expected: float = math.nan
+    expected_low: int = 0
+    expected_high: int = 0
 
     def to_pandas(self) -> pd.DataFrame:
         return self.frame.copy()
 
     @property
+    def cuts(self) -> tuple[float, float]:
+        return band_cuts(self.base_rate) if 0 < self.base_rate < 1 else (math.nan, math.nan)
+
+    @property
     def how(self) -> str:
+        if not self.as_of:
+            return "no active customers"
+        low, high = self.cuts
         return (
             f"logistic regression on standardised features known before each cutoff, trained on "
             f"{self.n_train} customers active at {self.train_cutoff:%Y-%m-%d} with churn within "
-            f"{self.horizon_days} days as label; scored at {self.as_of:%Y-%m-%d}; bands relative "
-            f"to the training churn rate ({self.base_rate:.1%}): high ≥ 2×, low < ½×; reasons = "
-            "largest positive contributions (coefficient × standardised value) per touchpoint"
-            if self.as_of
-            else "no active customers"
+            f"{self.horizon_days} days as label; scored at {self.as_of:%Y-%m-%d}; bands from the "
+            f"odds of leaving against the training churn rate ({self.base_rate:.1%}): high at "
+            f"twice its odds or more (probability ≥ {high:.1%}), low under half of them "
+            f"(< {low:.1%}); reasons = the customer's own values whose contribution "
+            "(coefficient × (value − training mean)) raises the log-odds by at least 0.1, "
+            "grouped per touchpoint, metric and segment; a good or better-than-average score "
+            "is never a reason; expected leavers with a 95% Poisson-binomial range"
         )
 
     def to_dict(self) -> dict[str, Any]:
+        low, high = self.cuts
         return {
             "rows": records(self.frame),
             "params": jsonable(
@@ -418,6 +206,11 @@ class RiskResult(Result):
                     "horizon_days": self.horizon_days,
                     "n_train": self.n_train,
                     "base_rate": self.base_rate,
+                    "band_low_below": low,
+                    "band_high_from": high,
+                    "expected": self.expected,
+                    "expected_low": self.expected_low,
+                    "expected_high": self.expected_high,
                 }
             ),
             "how": self.how,
@@ -433,21 +226,36 @@ class RiskResult(Result):
             )
         n = fmt_num(len(self.frame), lang)
         high = fmt_num(int((self.frame["band"] == "high").sum()), lang)
-        expected = fmt_num(float(self.frame["probability"].sum()), lang)
+        cut = fmt_pct(self.cuts[1], lang, 1 if self.cuts[1] < 0.1 else 0)
+        expected = fmt_num(self.expected, lang)
+        low_n, high_n = fmt_num(self.expected_low, lang), fmt_num(self.expected_high, lang)
+        trained = fmt_num(self.n_train, lang)
+        within = days_text(self.horizon_days, lang)
         top = self.frame.iloc[0]
         reasons = top["reasons"] if lang == "en" else top["reasons_nl"]
+        chance = _fmt_chance(float(top["probability"]), lang)
         if lang == "en":
             return (
-                f"Of {n} active customers, {high} have a high risk of leaving within "
-                f"{self.horizon_days} days; about {expected} are expected to leave. Riskiest: "
-                f"{top['customer_id']} ({fmt_pct(top['probability'], lang)}: {reasons})."
+                f"Of {n} active customers, {high} have a high risk (probability {cut} or more) "
+                f"of leaving within {within}; about {expected} of the {n} are expected to leave "
+                f"(95% range {low_n}–{high_n} if the probabilities hold; model trained on "
+                f"{trained} customers). Riskiest: {top['customer_id']} ({chance}: {reasons})."
             )
         return (
-            f"Van {n} actieve klanten hebben er {high} een hoog risico om binnen "
-            f"{self.horizon_days} dagen af te haken; naar verwachting haken er ongeveer "
-            f"{expected} af. Hoogste risico: {top['customer_id']} "
-            f"({fmt_pct(top['probability'], lang)}: {reasons})."
+            f"Van {n} actieve klanten hebben er {high} een hoog risico (kans {cut} of meer) om "
+            f"binnen {within} af te haken; naar verwachting haken er ongeveer {expected} van de "
+            f"{n} af (95%-bereik {low_n}–{high_n} als de kansen kloppen; model getraind op "
+            f"{trained} klanten). Hoogste risico: {top['customer_id']} ({chance}: {reasons})."
         )
+
+
+def _fmt_chance(p: float, lang: str) -> str:
+    """A probability as a percentage that never rounds to a certain 0% or 100%."""
+    if p > 0.99:
+        return "> " + fmt_pct(0.99, lang)
+    if p < 0.01:
+        return "< " + fmt_pct(0.01, lang)
+    return fmt_pct(p, lang)
 
 
 @dataclass
@@ -577,16 +385,18 @@ def risk(ws: Any, horizon_days: int = 90, as_of: Any = None, top_reasons: int = 
         {
             "customer_id": features["customer_id"],
             "probability": probability,
-            "band": _bands(probability, model.base_rate_),
+            "band": bands(probability, model.base_rate_),
         }
     )
     if len(features):
-        frame = pd.concat([frame, _reasons(ws, model, features, top_reasons)], axis=1)
+        explained = reasons(ws, model.contributions(features), features, model.means(), top_reasons)
+        frame = pd.concat([frame, explained], axis=1)
     else:
         frame = frame.reindex(columns=RISK_COLUMNS)
     frame = frame.sort_values(
         ["probability", "customer_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
+    low, high = expected_range(probability)
     return RiskResult(
         frame[RISK_COLUMNS],
         as_of=as_of,
@@ -594,6 +404,9 @@ def risk(ws: Any, horizon_days: int = 90, as_of: Any = None, top_reasons: int = 
         horizon_days=horizon_days,
         n_train=model.n_train_,
         base_rate=model.base_rate_,
+        expected=float(probability.sum()),
+        expected_low=low,
+        expected_high=high,
     )
 
 
