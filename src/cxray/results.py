@@ -36,6 +36,14 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class Result:
     """Base for analysis results. Subclasses hold small, already-computed data."""
 
+    # What the churn rule makes of the data (a ChurnCheck), attached to every churn answer so
+    # that a rule which does not fit the data is said beside the numbers it changes.
+    churn_rule: Any = None
+
+    def caveats(self, lang: str = "en") -> list[str]:
+        """Sentences a reader must see beside this result (e.g. a churn rule that misfits)."""
+        return self.churn_rule.warnings(lang) if self.churn_rule is not None else []
+
     def to_pandas(self) -> pd.DataFrame:
         raise NotImplementedError
 

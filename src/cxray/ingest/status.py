@@ -23,23 +23,37 @@ class Status(Result):
     last_ts: Any
     touchpoint_counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+    # what the churn rule makes of the data (churned by rule, span, warnings); set by the
+    # Workspace, which may ask the analysis layer — ingest itself knows nothing of churn
+    churn: Any = None
+
+    def all_warnings(self, lang: str = "en") -> list[str]:
+        return [*self.warnings, *(self.churn.warnings(lang) if self.churn is not None else [])]
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{"table": name, "rows": rows} for name, rows in self.counts.items()])
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(dict(self.__dict__))
+        data = dict(self.__dict__)
+        data["churn"] = self.churn.to_dict() if self.churn is not None else None
+        data["warnings"] = self.all_warnings("en")
+        return jsonable(data)
 
     def summary(self, lang: str = "en") -> str:
         c = self.counts
+        churn = f" {self.churn.summary(lang)}" if self.churn is not None else ""
         if lang == "nl":
+
+            def n(key: str) -> str:
+                return f"{c[key]:,}".replace(",", ".")
+
             return (
-                f"{c['customers']:,} klanten, {c['events']:,} interacties, "
-                f"{c['feedback']:,} feedbackantwoorden"
-            ).replace(",", ".")
+                f"{n('customers')} klanten, {n('events')} interacties, "
+                f"{n('feedback')} feedbackantwoorden.{churn}"
+            )
         return (
             f"{c['customers']:,} customers, {c['events']:,} events, "
-            f"{c['feedback']:,} feedback answers"
+            f"{c['feedback']:,} feedback answers.{churn}"
         )
 
 
@@ -99,9 +113,6 @@ def status(ws: Workspace) -> Status:
             )
         if orphan:
             warnings.append(f"{orphan:,} feedback answer(s) without a known customer")
-    churn = journey.churn
-    if not churn.enabled:
-        warnings.append("no churn rule in cxray.toml: set [churn] touchpoints or inactive_days")
     return Status(
         path=str(ws.path),
         engine=ws.warehouse.engine,
