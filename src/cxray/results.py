@@ -42,7 +42,9 @@ class Result:
 
     def caveats(self, lang: str = "en") -> list[str]:
         """Sentences a reader must see beside this result (e.g. a churn rule that misfits)."""
-        return self.churn_rule.warnings(lang) if self.churn_rule is not None else []
+        if self.churn_rule is None:
+            return []
+        return [*self.churn_rule.warnings(lang), *self.churn_rule.notes(lang)]
 
     def to_pandas(self) -> pd.DataFrame:
         raise NotImplementedError

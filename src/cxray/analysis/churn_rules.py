@@ -61,6 +61,7 @@ class ChurnCheck(Result):
         data = {k: v for k, v in self.__dict__.items()}
         data["left"] = self.left
         data["warnings"] = {lang: self.warnings(lang) for lang in ("en", "nl")}
+        data["notes"] = {lang: self.notes(lang) for lang in ("en", "nl")}
         return jsonable(data)
 
     def to_pandas(self):
@@ -99,6 +100,8 @@ class ChurnCheck(Result):
         """Sentences about a rule that does not fit the data, each with what to set."""
         nl = check_lang(lang) == "nl"
         out: list[str] = []
+        if not self.customers:
+            return out  # nothing imported yet: nothing the rule could misjudge
         days = self.inactive_days
         suggestion = self._suggestion(lang)
         if not self.touchpoints and not days and not self.has_lifetime_data:
@@ -158,6 +161,13 @@ class ChurnCheck(Result):
                 else f"{fmt_pct(self.too_new / self.customers, lang)} of customers started in the "
                 f"last {days} days: too new to judge by inactivity.{suggestion}"
             )
+        return out
+
+    def notes(self, lang: str = "en") -> list[str]:
+        """What a reader should know about how the rule was applied (not a misfit)."""
+        nl = check_lang(lang) == "nl"
+        out: list[str] = []
+        days = self.inactive_days
         if days and self.inactivity_applies and self.explicit_after_window:
             out.append(
                 f"{fmt_num(self.explicit_after_window, lang)} opzeggingen in de laatste {days} "

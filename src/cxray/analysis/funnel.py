@@ -203,8 +203,10 @@ def funnel(
     per_customer = events.group_by("customer_id").aggregate(
         **{col: events.ts.min(where=events.step >= k) for k, col in enumerate(reach_cols)}
     )
-    lives = customer_lifetimes(ws, end).select(
-        "start", "churned", "churn_ts", customer_id_life="customer_id"
+    # who left, not the time-to-event window: an explicit cancellation in the last days counts
+    lives = customer_lifetimes(ws, end)
+    lives = lives.select(
+        "start", churned=lives.left, churn_ts=lives.left_ts, customer_id_life=lives.customer_id
     )
     table = per_customer.left_join(lives, per_customer.customer_id == lives.customer_id_life)
     table = table.drop("customer_id_life")

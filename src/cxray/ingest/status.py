@@ -28,7 +28,8 @@ class Status(Result):
     churn: Any = None
 
     def all_warnings(self, lang: str = "en") -> list[str]:
-        return [*self.warnings, *(self.churn.warnings(lang) if self.churn is not None else [])]
+        churn = [] if self.churn is None else [*self.churn.warnings(lang), *self.churn.notes(lang)]
+        return [*self.warnings, *churn]
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{"table": name, "rows": rows} for name, rows in self.counts.items()])

@@ -93,6 +93,7 @@ def _segment_by(ws: Any) -> str | None:
 
 def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> ReportData:
     """Run the analyses behind the report on workspace ``ws``."""
+    from cxray.analysis.churn_rules import churn_check
     from cxray.analysis.dropoff import dropoff
     from cxray.analysis.flows import flows
     from cxray.analysis.funnel import funnel
@@ -110,6 +111,7 @@ def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> Repo
         "early_churn": lambda: early_churn(ws, days=early_days),
         "flows": lambda: flows(ws, top_variants=5),
         "dropoff": lambda: dropoff(ws, top=MAX_EXITS),
+        "churn_rule": lambda: churn_check(ws),
     }
     if segment:
         runs["survival_by"] = lambda: survival(ws, by=segment)
@@ -164,9 +166,16 @@ class NotEnoughData(Exception):
         self.reason = reason
 
 
+def _has_churn(data: ReportData) -> bool:
+    """A churn rule in the journey, or customers whose lifetime data says when they left."""
+    check = data.outcomes.get("churn_rule")
+    lifetime_data = check is not None and check.ok and check.result.has_lifetime_data
+    return data.journey.churn.enabled or lifetime_data
+
+
 def _needs_churn_rule(data: ReportData) -> None:
     """Without a churn rule nobody can be seen to leave: churn sections would show only zeros."""
-    if not data.journey.churn.enabled:
+    if not _has_churn(data):
         raise NotEnoughData("no_churn_rule")
 
 
@@ -593,7 +602,11 @@ def summary_sentences(data: ReportData, lang: str) -> list[str]:
     funnel_outcome = data.outcomes.get("funnel")
     if funnel_outcome is not None and funnel_outcome.ok and len(funnel_outcome.result.frame):
         sentences.append(funnel_outcome.result.summary(lang))
-    if not data.journey.churn.enabled:
+    check = data.outcomes.get("churn_rule")
+    if check is not None and check.ok:
+        # a churn rule that does not fit the data changes every churn number below: say so first
+        sentences.extend(check.result.warnings(lang))
+    if not _has_churn(data):
         return _capitalised(sentences)
     exits = data.outcomes.get("dropoff")
     if exits is not None and exits.ok and exits.result.churners > 0:
