@@ -620,7 +620,10 @@ def report(
 @app.command("nps-drivers")
 def nps_drivers(
     path: WorkspaceArg,
-    target: Annotated[str, typer.Option(help="The overall score to explain: nps or csat.")] = "nps",
+    target: Annotated[
+        str | None,
+        typer.Option(help="The overall score to explain (default: NPS, else the most answered)."),
+    ] = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples for the intervals.")] = 200,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,

@@ -170,8 +170,11 @@ class Workspace:
 
         return drivers(self, candidates=candidates, **options)
 
-    def nps_drivers(self, target: str = "nps", **options: Any):
-        """Which touchpoint scores and events drive the overall NPS (relative weights)."""
+    def nps_drivers(self, target: str | None = None, **options: Any):
+        """Which touchpoint scores and events drive the overall score (relative weights).
+
+        ``target`` defaults to the main metric: NPS with enough answers, else the most answered.
+        """
         from cxray.analysis.nps_drivers import nps_drivers
 
         return nps_drivers(self, target=target, **options)

@@ -332,3 +332,38 @@ def test_benjamini_hochberg_equals_statsmodels(p_values):
     if finite.any():
         expected = multipletests(p_values[finite], method="fdr_bh")[1]
         assert q_values[finite] == pytest.approx(expected)
+
+
+def test_differences_in_sentences_have_their_interval_and_n(make_workspace):
+    feedback, customers = [], []
+    plan = {"happy": [10] * 30 + [9] * 10, "sad": [0] * 25 + [8] * 15, "mixed": [10, 8, 5] * 13}
+    for segment, scores in plan.items():
+        for i, score in enumerate(scores):
+            cid = f"{segment}{i}"
+            customers.append({"customer_id": cid, "segment": segment})
+            feedback.append({"customer_id": cid, "ts": "2024-03-01", "metric": "nps",
+                             "score": score})
+    ws = make_workspace(feedback=feedback, customers=customers)
+    result = compare(ws, "nps")
+    sad = result.to_pandas().set_index("group").loc["sad"]
+    text = result.summary()
+    assert "points, 95% interval " in text and "n = 40 / 79" in text
+    assert f"{sad['diff_low']:.0f} to " in text
+    assert "punten, 95%-interval " in result.summary("nl") and " tot " in result.summary("nl")
+
+
+def test_unknown_metric_is_refused_naming_the_known_ones(make_workspace):
+    ws = make_workspace(feedback=answers("nps", [9, 10, 3]) + answers("stars", [4, 5]))
+    with pytest.raises(ValueError, match="unknown metric 'npss'.*did you mean 'nps'.*stars"):
+        compare(ws, "npss")
+    with pytest.raises(ValueError, match="known metrics: ces, csat, nps, rating, stars"):
+        metrics(ws, "happiness")
+    assert compare(ws, "ces").to_pandas().empty  # known from its scale: no answers, no error
+
+
+def test_a_tiny_share_shows_its_interval(make_workspace):
+    ws = make_workspace(feedback=answers("csat", [5] + [1] * 4999))
+    text = metrics(ws, "csat").summary()
+    assert "0% (0%–0%)" not in text and "0.0% (0.0%" not in text
+    assert "CSAT: 0.02% (0.00%–0.11%, n = 5,000)." in text
+    assert "0,02% (0,00%–0,11%, n = 5.000)" in metrics(ws, "csat").summary("nl")

@@ -44,15 +44,40 @@ def test_relative_weights_of_uncorrelated_predictors_are_squared_correlations():
     assert relative_weights(np.column_stack([x, np.ones(200)]), y)[2] == 0
 
 
-def test_quadrants():
+def test_quadrants_from_fixed_criteria_not_medians():
     importance = pd.Series([0.5, 0.3, 0.15, 0.05])
+    explained = pd.Series([0.2, 0.1, 0.05, 0.001])
     performance = pd.Series([0.2, 0.9, 0.8, 0.1])
-    assert quadrants(importance, performance) == [
+    assert quadrants(importance, explained, performance, 0.6) == [
         "fix_first",
         "keep_up",
         "nice_to_have",
         "low_priority",
     ]
+    # one driver that explains a lot and does worse than the overall score: fix it first
+    assert quadrants(pd.Series([1.0]), pd.Series([0.3]), pd.Series([0.2]), 0.7) == ["fix_first"]
+    # one driver that explains nothing is not important, even with the whole (tiny) R²
+    assert quadrants(pd.Series([1.0]), pd.Series([0.0]), pd.Series([0.2]), 0.7) == [
+        "low_priority"
+    ]
+    # of three, two can be important
+    three = quadrants(
+        pd.Series([0.48, 0.48, 0.04]), pd.Series([0.2, 0.2, 0.0]), pd.Series([0.1, 0.9, 0.1]), 0.5
+    )
+    assert three == ["fix_first", "keep_up", "low_priority"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=8))
+def test_quadrant_rule_is_absolute(drivers):
+    raw = np.array([a for a, _ in drivers]) + 1e-6
+    importance = pd.Series(raw / raw.sum())
+    performance = pd.Series([b for _, b in drivers])
+    result = quadrants(importance, importance * 0.5, performance, 0.5)
+    for q, imp, perf in zip(result, importance, performance, strict=True):
+        important = imp >= 1 / len(drivers) - 1e-9 and imp * 0.5 >= 0.01
+        assert q in (("fix_first", "keep_up") if important else ("low_priority", "nice_to_have"))
+        assert (q in ("keep_up", "nice_to_have")) == (perf >= 0.5)
 
 
 def make_story(n: int = 120, seed: int = 0):
@@ -116,6 +141,45 @@ def test_late_deliveries_drive_nps(make_workspace):
     assert frame.loc["late", "n"] == len(with_late)
     json.dumps(result.to_dict())
     assert "late" in result.summary("en") and "verklaren" in result.summary("nl")
+    # the one 'late' event after each answer is left out, and the summary says so
+    assert result.later_events == 120
+    assert "Left out as happening at or after the NPS answer: 120 bad-experience events" in (
+        result.summary("en")
+    )
+    assert "Weggelaten omdat ze op of na het NPS-antwoord vielen: 120 slechte ervaringen" in (
+        result.summary("nl")
+    )
+    # R² with its interval and n
+    assert "(95% interval " in result.summary("en") and "across 120 customers" in result.summary()
+    assert frame.loc["late", "quadrant"] == "fix_first"
+
+
+def test_one_driver_can_be_fixed_first(make_workspace):
+    events, feedback = make_story()
+    feedback = [row for row in feedback if row["metric"] == "nps"]  # only the late deliveries
+    ws = make_workspace(events=events, feedback=feedback, journey=JOURNEY)
+    result = nps_drivers(ws, bootstrap=50)
+    frame = result.to_pandas()
+    assert frame["driver"].tolist() == ["late"]
+    assert frame["quadrant"].tolist() == ["fix_first"]  # a median split said "nice to have"
+    assert "Fix first" in result.summary() and "late (100% of R²" in result.summary()
+
+
+def test_target_defaults_to_the_metric_the_workspace_has(make_workspace):
+    events, feedback = make_story()
+    ratings = [
+        {**row, "metric": "rating", "score": 1 + round(row["score"] * 0.4)}
+        for row in feedback
+        if row["metric"] == "nps"
+    ]
+    ws = make_workspace(events=events, feedback=ratings, journey=JOURNEY)
+    result = nps_drivers(ws, bootstrap=20)
+    assert result.target == "rating" and result.customers == 120
+    assert result.to_pandas()["driver"].tolist() == ["late"]
+    assert "variation in RATING" in result.summary()
+    assert ws.nps_drivers(bootstrap=0).target == "rating"
+    with pytest.raises(ValueError, match="scored metrics are: rating"):
+        nps_drivers(ws, target="nps")
 
 
 def test_without_answers(make_workspace):
