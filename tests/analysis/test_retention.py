@@ -61,9 +61,16 @@ def test_retention_matrix_by_hand(hand_ws):
     assert pooled.loc[0, "share"] == pytest.approx(4 / 5) and pooled.loc[0, "cohorts"] == 2
     assert pooled.loc[1, "share"] == pytest.approx(3 / 5) and pooled.loc[1, "cohorts"] == 2
     assert pooled.loc[3, "cohorts"] == 1 and math.isnan(pooled.loc[4, "share"])
-    assert "end of month 1 after their acquisition month: 60% (2 cohorts)" in result.summary()
-    assert "maand 1 na de instapmaand nog niet vertrokken was: 60%" in result.summary("nl")
-    assert "month 3: 33% (1 cohort)." in result.summary()
+    # shares with their Wilson interval and the customers behind them
+    assert (
+        "end of month 1 after their acquisition month: 60% (95% interval 23%–88%; 2 cohorts, "
+        "5 customers)" in result.summary()
+    )
+    assert (
+        "maand 1 na de instapmaand nog niet vertrokken was: 60% (95%-interval 23%–88%; "
+        "2 cohorten, 5 klanten)" in result.summary("nl")
+    )
+    assert "month 3: 33% (95% interval 6%–79%; 1 cohort, 3 customers)." in result.summary()
     data = json.loads(json.dumps(result.to_dict()))
     assert data["cells"][4]["share"] is None and data["observed_until"].startswith("2024-05-31")
 
@@ -131,7 +138,7 @@ def test_early_churn_respects_censoring(hand_ws):
     assert (overall.lower, overall.upper) == (pytest.approx(lower), pytest.approx(upper))
     assert customer_lifetimes(hand_ws).execute().set_index("customer_id").too_new["f"]
     text = result.summary()
-    assert text.startswith("20% of new customers left within their first 30 days (")
+    assert text.startswith("20% of new customers left within their first 30 days (95% interval")
     assert "2 more recent customers" in text
     assert result.summary("nl").startswith("20% van de nieuwe klanten vertrok binnen de eerste")
     json.dumps(result.to_dict())
@@ -158,3 +165,18 @@ def test_wilson_matches_statsmodels():
     np.testing.assert_allclose(lower, expected_lower, atol=1e-12)
     np.testing.assert_allclose(upper, expected_upper, atol=1e-12)
     assert np.isnan(wilson_interval([0], [0])[0]).all()
+
+
+def test_a_share_near_zero_shows_its_interval():
+    from cxray.analysis.retention import RetentionResult
+
+    pooled = pd.DataFrame(
+        {"period": [0, 1], "cohorts": [1, 1], "customers": [1107, 1107], "retained": [1107, 0],
+         "share": [1.0, 0.0]}
+    )
+    cells = pd.DataFrame({"cohort": ["2012-02"], "customers": [1107]})
+    text = RetentionResult(cells, pooled, "month", None).summary()
+    assert "0% (0%–0%)" not in text and "0.0% (95% interval 0.0%–0.3%; 1 cohort, 1,107" in text
+    assert "0,0% (95%-interval 0,0%–0,3%; 1 cohort, 1.107 klanten)" in RetentionResult(
+        cells, pooled, "month", None
+    ).summary("nl")

@@ -118,7 +118,10 @@ def wilson(successes: float, n: float, z: float = Z) -> tuple[float, float]:
     denominator = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return max(centre - half, 0.0), min(centre + half, 1.0)
+    # exactly 0 (1) with no (only) successes: rounding error must not read as a bound above 0
+    low = 0.0 if successes <= 0 else max(centre - half, 0.0)
+    high = 1.0 if successes >= n else min(centre + half, 1.0)
+    return low, high
 
 
 def t_interval(mean: float, sd: float, n: float) -> tuple[float, float]:

@@ -32,8 +32,9 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from cxray.analysis._common import check_lang, fmt_num, fmt_pct
+from cxray.analysis._common import check_lang, fmt_interval, fmt_num
 from cxray.analysis.lifetimes import customer_lifetimes, data_end, observed_until
+from cxray.analysis.metrics import wilson
 from cxray.results import Result, frame_records, jsonable
 
 PERIODS = ("week", "month", "quarter")
@@ -159,12 +160,32 @@ class RetentionResult(Result):
             word = (
                 ("cohort" if n == 1 else "cohorten") if nl else ("cohort" if n == 1 else "cohorts")
             )
-            return f"{fmt_pct(row.share, lang)} ({fmt_num(n, lang)} {word})"
+            people = int(row.customers)
+            low, high = wilson(float(row.retained), people)
+            share, interval = fmt_interval(row.share, low, high, lang, percent=True)
+            who = ("klant" if people == 1 else "klanten") if nl else (
+                "customer" if people == 1 else "customers"
+            )
+            ci = "95%-interval" if nl else "95% interval"
+            return (
+                f"{share} ({ci} {interval}; {fmt_num(n, lang)} {word}, "
+                f"{fmt_num(people, lang)} {who})"
+            )
 
         first_pick, *rest = picks
         k = int(first_pick.period)
-        cohorts = fmt_num(self.cells.cohort.nunique(), lang)
-        customers = fmt_num(self.cells.drop_duplicates("cohort").customers.sum(), lang)
+        n_cohorts = int(self.cells.cohort.nunique())
+        n_customers = int(self.cells.drop_duplicates("cohort").customers.sum())
+        cohorts = fmt_num(n_cohorts, lang) + (
+            (" cohort" if n_cohorts == 1 else " cohorten")
+            if nl
+            else (" cohort" if n_cohorts == 1 else " cohorts")
+        )
+        customers = fmt_num(n_customers, lang) + (
+            (" klant" if n_customers == 1 else " klanten")
+            if nl
+            else (" customer" if n_customers == 1 else " customers")
+        )
         if nl:
             text = (
                 f"Aandeel klanten dat aan het eind van {unit} {k} na de {first} nog niet "
@@ -172,14 +193,14 @@ class RetentionResult(Result):
             )
             for row in rest:
                 text += f"; aan het eind van {unit} {int(row.period)}: {cohorts_of(row)}"
-            return f"{text}. {cohorts} cohorten, {customers} klanten."
+            return f"{text}. {cohorts}, {customers}."
         text = (
             f"Share of customers not churned by the end of {unit} {k} after their {first}: "
             f"{cohorts_of(first_pick)}"
         )
         for row in rest:
             text += f"; by the end of {unit} {int(row.period)}: {cohorts_of(row)}"
-        return f"{text}. {cohorts} cohorts, {customers} customers."
+        return f"{text}. {cohorts}, {customers}."
 
 
 def retention(ws: Any, period: str = "month", max_periods: int = 24) -> RetentionResult:
@@ -314,8 +335,8 @@ class EarlyChurnResult(Result):
                 if nl
                 else f"No customers observed for {self.days} days yet."
             )
-        share = fmt_pct(row.share, lang)
-        interval = f"({fmt_num(100 * row.lower, lang)}–{fmt_pct(row.upper, lang)})"
+        share, bounds = fmt_interval(row.share, row.lower, row.upper, lang, percent=True)
+        interval = f"(95%-interval {bounds})" if nl else f"(95% interval {bounds})"
         known, unknown = fmt_num(row.known, lang), fmt_num(row.not_yet_known, lang)
         if nl:
             text = (

@@ -31,7 +31,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxray.analysis._common import ALL, MISSING, check_lang, customer_attribute, fmt_num
+from cxray.analysis._common import (
+    ALL,
+    MISSING,
+    check_lang,
+    customer_attribute,
+    fmt_interval,
+    fmt_num,
+)
 from cxray.analysis.lifetimes import customer_lifetimes
 from cxray.results import Result, frame_records
 
@@ -89,7 +96,7 @@ class SurvivalResult(Result):
         if self.groups.empty:
             return "Geen klanten om te volgen." if nl else "No customers to follow."
         sentences = [_group_sentence(row, lang) for _, row in self.groups.iterrows()]
-        if self.logrank_p is not None:
+        if self.logrank_p is not None and np.isfinite(self.logrank_p):
             differ = self.logrank_p < 0.05
             p = f"p = {self.logrank_p:.2g}".replace(".", "," if nl else ".")
             if nl:
@@ -117,9 +124,12 @@ def _group_sentence(row: pd.Series, lang: str) -> str:
             else "more than half have not churned; median lifetime not reached"
         )
     else:
-        upper = "∞" if np.isinf(row.median_upper) else fmt_num(row.median_upper, lang)
-        interval = f"{fmt_num(row.median_lower, lang)}–{upper}"
-        days = f"{fmt_num(row.median_days, lang)} {'dagen' if nl else 'days'}"
+        # enough decimals that the interval shows (a median under a day: "0.8 days (0.7–0.9)")
+        median, interval = fmt_interval(
+            row.median_days, row.median_lower, row.median_upper, lang, digits=0
+        )
+        unit = ("dag" if nl else "day") if median == "1" else ("dagen" if nl else "days")
+        days = f"{median} {unit}"
         body = (
             f"mediane levensduur {days} ({interval})"
             if nl
