@@ -96,8 +96,24 @@ def test_summary_and_dict(story):
     assert by_phase["phase"].tolist() == ["awareness", "conversion"]  # journey order
     assert by_phase["customers"].tolist() == [3, 1]
     assert by_phase["late"].tolist() == [1, 0]
-    assert result.summary("en").startswith("4 customers are in their first 100 days; 1 of them")
-    assert "te laat" in result.summary("nl")
+    frame = result.to_pandas()
+    judged = int(frame["typical_days_to_next"].notna().sum())
+    assert result.summary("en").startswith(
+        f"4 customers are in their first 100 days; 1 of the {judged} with a known usual time"
+    )
+    assert "te laat" in result.summary("nl") and "100 dagen" in result.summary("nl")
+
+
+def test_summary_when_no_touchpoint_is_placed_in_a_phase(make_workspace):
+    events = [
+        {"event_id": f"e{i}", "customer_id": f"c{i}", "ts": "2024-03-01", "touchpoint": "visit"}
+        for i in range(3)
+    ]
+    ws = make_workspace(events=events, journey={"touchpoints": {"visit": {"phase": "unassigned"}}})
+    result = onboarding(ws, as_of="2024-03-02")
+    assert "By phase: ." not in result.summary()
+    assert result.summary().startswith("3 customers are in their first 100 days; none of them")
+    assert "geen van hen heeft al een fase" in result.summary("nl")
     json.dumps(result.to_dict())
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from cxray.analysis._common import check_lang, fmt_num, records, touchpoint_table
 from cxray.analysis.lifetimes import data_end
 from cxray.analysis.risk import active_customers, risk
+from cxray.analysis.risk_reasons import days_text
 from cxray.results import Result, jsonable
 
 QUANTILE = 0.75
@@ -93,22 +94,47 @@ class OnboardingResult(Result):
                 if lang == "en"
                 else f"Geen klanten in hun eerste {self.days} dagen."
             )
+        nl = lang == "nl"
         n = fmt_num(len(self.frame), lang)
-        late = fmt_num(int(self.frame["late"].sum()), lang)
+        within = days_text(self.days, lang)
+        placed = self.frame[self.frame["phase"].notna()]
+        unplaced = len(self.frame) - len(placed)
+        head = (
+            f"{n} klanten zitten in hun eerste {within}"
+            if nl
+            else f"{n} customers are in their first {within}"
+        )
+        if placed.empty:
+            return head + (
+                "; geen van hen heeft al een fase van de klantreis bereikt (hun contactmomenten "
+                "zijn nog niet in fasen ingedeeld), dus niemand kan te laat zijn."
+                if nl
+                else "; none of them has reached a phase of the journey yet (their touchpoints "
+                "are not placed in phases), so none can be late."
+            )
+        judged = placed[placed["typical_days_to_next"].notna()]
+        late = fmt_num(int(judged["late"].sum()), lang)
+        judged_n = fmt_num(len(judged), lang)
         parts = [
             f"{row.phase}: {fmt_num(row.customers, lang)} ({fmt_num(row.late, lang)} "
-            + ("late)" if lang == "en" else "te laat)")
-            for row in self.by_phase().itertuples()
+            + ("te laat)" if nl else "late)")
+            for row in self.by_phase().dropna(subset=["phase"]).itertuples()
         ]
-        if lang == "en":
-            return (
-                f"{n} customers are in their first {self.days} days; {late} of them are "
-                f"later than usual for their next phase. By phase: {', '.join(parts)}."
+        if nl:
+            text = (
+                f"{head}; {late} van de {judged_n} met een bekende gebruikelijke doorlooptijd "
+                f"zijn later dan gebruikelijk voor hun volgende fase. Per fase: {', '.join(parts)}."
             )
-        return (
-            f"{n} klanten zitten in hun eerste {self.days} dagen; {late} van hen zijn later "
-            f"dan gebruikelijk voor hun volgende fase. Per fase: {', '.join(parts)}."
+            if unplaced:
+                text += f" {fmt_num(unplaced, lang)} hebben nog geen fase bereikt."
+            return text
+        text = (
+            f"{head}; {late} of the {judged_n} with a known usual time are later than usual "
+            f"for their next phase. By phase: {', '.join(parts)}."
         )
+        if unplaced:
+            text += f" {fmt_num(unplaced, lang)} have not reached a phase yet."
+        return text
 
 
 def onboarding(ws: Any, days: int = 100, as_of: Any = None) -> OnboardingResult:
