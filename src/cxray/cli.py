@@ -696,7 +696,10 @@ def onboarding(
 @app.command()
 def themes(
     path: WorkspaceArg,
-    metric: Annotated[str, typer.Option(help="Whose comments: nps, csat, ces… or all.")] = "nps",
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Whose comments: nps, csat, rating, text… or all (default: the main one)."),
+    ] = None,
     discover: Annotated[int, typer.Option(help="How many new themes to find in the data.")] = 8,
     taxonomy: Annotated[
         Path | None, typer.Option(help="A TOML file adding to or replacing the default themes.")
@@ -705,39 +708,26 @@ def themes(
     lang: LangOption = Lang.en,
 ) -> None:
     """What customers say: themes with their volume, score and effect on churn."""
-    chosen = None if metric == "all" else metric
     result = _run(
         path,
-        lambda ws: ws.themes(chosen, discover=discover, taxonomy=taxonomy, lang=lang.value),
+        lambda ws: ws.themes(metric, discover=discover, taxonomy=taxonomy, lang=lang.value),
     )
-    render(result, fmt, lang, columns=THEME_COLUMNS)
-
-
-THEME_COLUMNS = [
-    "label",
-    "source",
-    "comments",
-    "share",
-    "nps",
-    "nps_low",
-    "nps_high",
-    "churn_ratio",
-    "churn_ratio_low",
-    "churn_ratio_high",
-]
+    render(result, fmt, lang, columns=result.columns)
 
 
 @app.command()
 def phrases(
     path: WorkspaceArg,
-    metric: Annotated[str, typer.Option(help="nps, csat, ces… or all.")] = "nps",
+    metric: Annotated[
+        str | None,
+        typer.Option(help="nps, csat, rating… or all (default: the main scored metric)."),
+    ] = None,
     top: Annotated[int, typer.Option(help="Phrases per side.")] = 20,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """The words and phrases that set detractors apart from promoters."""
-    chosen = None if metric == "all" else metric
-    result = _run(path, lambda ws: ws.phrases(chosen, top=top))
+    result = _run(path, lambda ws: ws.phrases(metric, top=top))
     render(result, fmt, lang)
 
 

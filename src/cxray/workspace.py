@@ -202,14 +202,20 @@ class Workspace:
 
         return onboarding(self, days=days, **options)
 
-    def themes(self, metric: str | None = "nps", **options: Any):
-        """Themes in comments (taxonomy and discovered), each with volume, score and churn."""
+    def themes(self, metric: str | None = None, **options: Any):
+        """Themes in comments (taxonomy and discovered), each with volume, score and churn.
+
+        ``metric``: whose comments; None for the main metric, ``"all"`` for every comment.
+        """
         from cxray.analysis.themes import themes
 
         return themes(self, metric=metric, **options)
 
-    def phrases(self, metric: str | None = "nps", **options: Any):
-        """Phrases that distinguish detractors from promoters (log-odds, informative prior)."""
+    def phrases(self, metric: str | None = None, **options: Any):
+        """Phrases that distinguish detractors from promoters (log-odds, informative prior).
+
+        ``metric``: None for the main scored metric, ``"all"`` to pool every metric's answers.
+        """
         from cxray.analysis.phrases import phrases
 
         return phrases(self, metric=metric, **options)

@@ -142,4 +142,25 @@ def test_bad_arguments_are_refused(make_workspace):
     with pytest.raises(ValueError, match="ngram"):
         phrases(ws, ngram=(2, 1))
     assert phrases(ws).to_pandas().empty  # no comments: nothing to compare
-    assert "No words" in phrases(ws).summary("en")
+    assert "No scored answers" in phrases(ws).summary("en")
+    assert "Geen antwoorden" in phrases(ws).summary("nl")
+    with pytest.raises(ValueError, match="metrics present are: nps"):
+        phrases(ws, metric="rating")
+
+
+def test_a_workspace_with_only_ratings_gets_phrases_on_the_rating(make_workspace):
+    texts = [(1, "late delivery again"), (2, "very late parcel"), (5, "fast friendly"),
+             (4, "fast delivery"), (3, "okay")] * 8  # fmt: skip
+    feedback = [
+        {"customer_id": f"c{i}", "ts": "2024-01-01", "metric": "rating", "score": score,
+         "comment": text, "language": "en"}
+        for i, (score, text) in enumerate(texts)
+    ]  # fmt: skip
+    ws = make_workspace(feedback=feedback, journey={"bad_experience": {"rating_at_most": 2}})
+    result = phrases(ws, top=5, ngram=(1, 1))
+    assert result.metric == "rating"
+    assert result.comments == {"detractors": 16, "passives": 8, "promoters": 16}
+    assert result.to_pandas().set_index("phrase").loc["late", "favours"] == "detractors"
+    assert "rating ≤ 2" in result.summary("en") and "rating ≥ 4" in result.summary("en")
+    assert "drempel" in result.summary("nl")
+    assert phrases(ws, metric="all").metric == "all"

@@ -17,6 +17,7 @@ from cxray.analysis.themes import (
     assign_themes,
     default_taxonomy,
     load_taxonomy,
+    score_columns,
     themes,
 )
 from cxray.demo import generate_demo
@@ -64,7 +65,8 @@ def test_default_taxonomy_covers_the_classic_irritations_in_english_and_dutch():
     taxonomy = default_taxonomy()
     assert set(taxonomy.themes) >= CLASSIC_IRRITATIONS
     for name, spec in taxonomy.themes.items():
-        assert spec.patterns.get("en") and spec.patterns.get("nl"), name
+        for language in ("en", "nl"):
+            assert spec.patterns.get(language) or spec.states.get(language), (name, language)
         assert spec.label["en"] and spec.label["nl"] and spec.label["en"] != spec.label["nl"]
 
 
@@ -166,7 +168,8 @@ def test_themes_on_the_demo_have_volume_score_churn_and_discovered_topics(demo):
     ws, _ = demo
     result = themes(ws, metric="nps", discover=6, min_count=10)
     frame = result.to_pandas()
-    assert list(frame.columns) == THEME_COLUMNS
+    assert list(frame.columns) == [*THEME_COLUMNS[:7], *score_columns("nps"), *THEME_COLUMNS[7:]]
+    assert (frame.share_low <= frame.share).all() and (frame.share <= frame.share_high).all()
     taxonomy_rows = frame[frame.source == "taxonomy"].set_index("theme")
     assert taxonomy_rows.comments.idxmax() == "delivery_late"
     assert (frame.comments >= 10).all()

@@ -16,14 +16,16 @@ by the uncertainty, rare words do not dominate the list the way they do in plain
 ratios. Phrases are compared within each language (lemmas of different languages do not mix)
 unless ``by_language=False``.
 
-Groups: for NPS, detractors (0–6), passives (7–8) and promoters (9–10) on the 0–10 scale. For
-other metrics, detractors are answers at or below the journey's bad-experience threshold for
-that metric (the bottom quarter of the scale when none is set), promoters the top box.
+Which answers: those of ``metric``; by default the workspace's main scored metric (NPS when it
+has enough commented answers, else e.g. the star rating), ``"all"`` pools every metric. Groups
+(:mod:`cxray.analysis.feedback_groups`): for NPS, detractors (0–6), passives (7–8) and promoters
+(9–10) on the 0–10 scale. For other metrics, detractors are answers at or below the journey's
+bad-experience threshold for that metric (the bottom quarter of the scale when none is set),
+promoters the top box; the result says which (``groups``).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +35,16 @@ import numpy as np
 import pandas as pd
 
 from cxray.analysis._common import check_lang, fmt_num
-from cxray.analysis.metrics import KIND_NPS, MetricRule
+from cxray.analysis.feedback_groups import (
+    ALL_METRICS,
+    check_metric,
+    describe_groups,
+    metric_counts,
+)
+from cxray.analysis.feedback_groups import (
+    groups as answer_groups,
+)
+from cxray.analysis.metrics import MetricRule
 from cxray.analysis.text import DEFAULT_LANGUAGES, analyse_all, ngrams
 from cxray.results import Result, frame_records, jsonable
 
@@ -103,6 +114,7 @@ class PhrasesResult(Result):
     group_b: str
     comments: dict[str, int] = field(default_factory=dict)  # per group
     parameters: dict[str, Any] = field(default_factory=dict)
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)  # metric -> {en, nl}
 
     def to_pandas(self) -> pd.DataFrame:
         return self.frame.copy()
@@ -117,6 +129,7 @@ class PhrasesResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
+            "groups": jsonable(self.groups),
             "group_a": self.group_a,
             "group_b": self.group_b,
             "comments": jsonable(self.comments),
@@ -139,24 +152,42 @@ class PhrasesResult(Result):
             words.get(self.group_a, self.group_a),
             words.get(self.group_b, self.group_b),
         )
+        rule = "; ".join(g[lang] for g in self.groups.values())
+        rule = f" ({rule})" if rule else ""
+        if not self.groups and self.parameters.get("unscored"):
+            return (
+                "No scored answers with a comment: phrases need scores to tell detractors from "
+                "promoters."
+                if lang == "en"
+                else "Geen antwoorden met score en opmerking: voor kenmerkende woorden zijn "
+                "scores nodig om criticasters van promotors te onderscheiden."
+            )
         significant = self.frame[(self.frame["favours"] == self.group_a) & (self.frame["z"] > 1.96)]
+        n_a = fmt_num(self.comments.get(self.group_a, 0), lang)
+        n_b = fmt_num(self.comments.get(self.group_b, 0), lang)
         if significant.empty:
             return (
-                f"No words set {name_a} apart from {name_b} clearly."
+                f"No words set {name_a} ({n_a} comments) apart from {name_b} ({n_b}) clearly{rule}."
                 if lang == "en"
-                else f"Geen woorden onderscheiden {name_a} duidelijk van {name_b}."
+                else f"Geen woorden onderscheiden {name_a} ({n_a} opmerkingen) duidelijk van "
+                f"{name_b} ({n_b}){rule}."
             )
         top = significant.sort_values("z", ascending=False).drop_duplicates("phrase").head(6)
         listed = ", ".join(f"“{p}”" for p in top["phrase"])
-        n_a = fmt_num(self.comments.get(self.group_a, 0), lang)
         if lang == "en":
-            return f"Words that set {name_a} ({n_a} comments) apart from {name_b}: {listed}."
-        return f"Woorden die {name_a} ({n_a} opmerkingen) onderscheiden van {name_b}: {listed}."
+            return (
+                f"Words that set {name_a} ({n_a} comments) apart from {name_b} ({n_b}){rule}: "
+                f"{listed}."
+            )
+        return (
+            f"Woorden die {name_a} ({n_a} opmerkingen) onderscheiden van {name_b} ({n_b})"
+            f"{rule}: {listed}."
+        )
 
 
 def phrases(
     ws: Any,
-    metric: str | None = "nps",
+    metric: str | None = None,
     group_a: str = "detractors",
     group_b: str = "promoters",
     top: int = 20,
@@ -167,8 +198,10 @@ def phrases(
 ) -> PhrasesResult:
     """The ``top`` phrases most typical of each group, per language (or over all).
 
-    ``metric=None`` pools the answers of all metrics, each placed in a group by its own
-    metric's rule (more comments, so more power on small data).
+    ``metric``: a metric of the feedback; None for the main scored metric; ``"all"`` pools the
+    answers of all metrics, each placed in a group by its own metric's rule (more comments, so
+    more power on small data). A metric the feedback does not have is refused, naming those it
+    has.
 
     Rows are sorted per language by z, group a's phrases first (columns: phrase, language,
     count_a, count_b, log_odds, z, favours).
@@ -181,7 +214,11 @@ def phrases(
     low, high = ngram
     if not 1 <= low <= high:
         raise ValueError(f"ngram must be (low, high) with 1 <= low <= high, got {ngram}")
-    rows, groups = _grouped_answers(ws, metric)
+    counts = metric_counts(ws)
+    chosen = check_metric(ws, metric, counts)
+    if metric is None and not any(c.scored_comments for c in counts):
+        chosen = ALL_METRICS  # nothing scored: an empty comparison that says why
+    rows, groups, described = _grouped_answers(ws, None if chosen == ALL_METRICS else chosen)
     docs = analyse_all(rows["comment"], rows["language"], languages)
 
     grams_by_doc = [ngrams(doc.lemmas, doc.language, (low, high)) for doc in docs]
@@ -207,16 +244,26 @@ def phrases(
     )
     return PhrasesResult(
         frame=frame,
-        metric=metric,
+        metric=chosen,
+        groups=described,
         group_a=group_a,
         group_b=group_b,
         comments={g: int(sum(1 for x in groups if x == g)) for g in GROUPS},
-        parameters={"top": top, "ngram": list(ngram), "by_language": by_language, "prior": prior},
+        parameters={
+            "top": top,
+            "ngram": list(ngram),
+            "by_language": by_language,
+            "prior": prior,
+            "unscored": not described,
+        },
     )
 
 
-def _grouped_answers(ws: Any, metric: str | None) -> tuple[pd.DataFrame, list[str]]:
-    """Comments of ``metric``'s answers (all metrics when None) with each answer's group."""
+def _grouped_answers(
+    ws: Any, metric: str | None
+) -> tuple[pd.DataFrame, list[str], dict[str, dict[str, str]]]:
+    """Comments of ``metric``'s answers (all metrics when None) with each answer's group, and
+    per metric how its groups were made (en, nl)."""
     feedback = ws.feedback
     wanted = feedback.comment.notnull() & feedback.score.notnull()
     if metric is not None:
@@ -224,6 +271,7 @@ def _grouped_answers(ws: Any, metric: str | None) -> tuple[pd.DataFrame, list[st
     rows = feedback.filter(wanted).select("comment", "language", "score", "metric").execute()
     groups = pd.Series("", index=rows.index, dtype=object)
     keep = pd.Series(False, index=rows.index)
+    described: dict[str, dict[str, str]] = {}
     for name, part in rows.groupby("metric"):
         rule = MetricRule.of(str(name), ws.journey.scales)
         scores = part["score"].to_numpy(dtype=float)
@@ -231,8 +279,9 @@ def _grouped_answers(ws: Any, metric: str | None) -> tuple[pd.DataFrame, list[st
         index = part.index[inside]
         keep[index] = True
         threshold = ws.journey.bad_experience.threshold(str(name))
-        groups[index] = _groups(rule, scores[inside], threshold)
-    return rows[keep].reset_index(drop=True), list(groups[keep])
+        groups[index] = answer_groups(rule, scores[inside], threshold)
+        described[str(name)] = {g: describe_groups(rule, threshold, g) for g in ("en", "nl")}
+    return rows[keep].reset_index(drop=True), list(groups[keep]), described
 
 
 def _count(gram_lists: Iterable[list[str]]) -> Counter:
@@ -240,26 +289,3 @@ def _count(gram_lists: Iterable[list[str]]) -> Counter:
     for grams in gram_lists:
         counts.update(grams)
     return counts
-
-
-def _groups(rule: MetricRule, scores: np.ndarray, threshold: float | None) -> list[str]:
-    """Detractor / passive / promoter per answer (see the module docstring for other metrics)."""
-    if rule.kind == KIND_NPS:
-        on_ten = rule.on_ten(scores)
-        return ["promoters" if s >= 9 else "detractors" if s <= 6 else "passives" for s in on_ten]
-    top = rule.top_box(scores)
-    if top is None:  # no scale: split at the quartiles of the answers themselves
-        if len(scores) == 0:
-            return []
-        lower, upper = np.quantile(scores, [0.25, 0.75])
-        return [
-            "detractors" if s <= lower else "promoters" if s >= upper else "passives"
-            for s in scores
-        ]
-    scale = rule.scale
-    if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):
-        threshold = scale.min + (scale.max - scale.min) / 4 if scale else -math.inf
-    return [
-        "promoters" if is_top else "detractors" if s <= threshold + 1e-9 else "passives"
-        for s, is_top in zip(scores, top, strict=True)
-    ]

@@ -6,6 +6,19 @@ the stop-word lists are small and written out below for the languages cxray spea
 
 Tokens are lower-cased runs of letters (with inner apostrophes or hyphens). Web addresses,
 @-mentions, e-mail addresses and numbers are dropped; a hashtag keeps its word.
+
+Short comments ("bom", "ruim", "top") are too short for the detector: a word such as "ruim" is
+Dutch (spacious) and Portuguese (bad) alike. A comment of at most :data:`SHORT_COMMENT` words
+without a recorded language takes its customer's language, else the language most of the other
+comments are written in, and switches only when the evidence is strong (see
+:func:`analyse_all`).
+
+Negation and praise (:func:`negated_positions`, :func:`praised_positions`): themes must not count
+"not late" as late or "arrived before the deadline" as a deadline complaint. Per language, a
+small list of negators, of ability words that turn a negation into a failure ("could not log in"
+is a login complaint, not a denial), of intensifiers skipped on the way ("not even late") and of
+words that end a clause's scope ("but"), plus praise constructions ("before the", "duidelijke
+uitleg"). Everything is matched on the token or its lemma.
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ import simplemma
 
 DEFAULT_LANGUAGES: tuple[str, ...] = ("nl", "en", "pt")
 UNKNOWN = "unk"
+SHORT_COMMENT = 3  # at most this many words: detection alone is not trusted
+STRONG_EVIDENCE = 0.3  # a short comment leaves the expected language only by this margin
 
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\S+|@\w+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -76,6 +91,146 @@ LEMMA_OVERRIDES: dict[str, dict[str, str]] = {
 }
 
 
+# -- negation and praise ---------------------------------------------------------------------
+# A negator puts the next content word (intensifiers skipped) in its scope: "not late",
+# "niet te laat", "não atrasou", "no hidden fees", "geen vertraging". An ability word just
+# before the negator or between it and that word ("could not log in", "kon niet inloggen",
+# "não consigo fazer login") makes it a failure, which is a complaint, so no scope then.
+NEGATORS: dict[str, frozenset[str]] = {
+    "en": _words(
+        """
+        not no never without nothing none nor hardly barely isn't wasn't aren't weren't didn't
+        doesn't hasn't haven't hadn't isnt wasnt arent werent doesnt hasnt havent hadnt
+        """
+    ),
+    "nl": _words("niet geen nooit zonder niets niks nergens nauwelijks amper"),
+    "pt": _words("não nao nunca sem nem nenhum nenhuma jamais nada"),
+}
+ABILITY_WORDS: dict[str, frozenset[str]] = {  # with "do": "do not cancel" asks, not denies
+    "en": _words("can could able unable manage try allow let cannot can't couldn't won't do"),
+    "nl": _words("kunnen kan kon konden lukken lukt lukte willen wil wilde mogen mag"),
+    "pt": _words("conseguir consigo consegui poder posso pude dar deu deixar"),
+}
+# Right after a negator these make it emphasis, not denial: "not only late but rude",
+# "it's not about the delay", "niet alleen te laat", "não só atrasou".
+NOT_DENIAL: dict[str, frozenset[str]] = {
+    "en": _words("only just about much merely simply"),
+    "nl": _words("alleen enkel zozeer slechts"),
+    "pt": _words("só apenas somente"),
+}
+INTENSIFIERS: dict[str, frozenset[str]] = {
+    "en": _words("even really actually that too very so overly at all particularly"),
+    "nl": _words("eens echt erg heel zo te al helemaal bijzonder"),
+    "pt": _words("muito tão tao tanto nada assim"),
+}
+SCOPE_BREAKS: dict[str, frozenset[str]] = {
+    "en": _words("but however though although yet"),
+    "nl": _words("maar echter hoewel alleen"),
+    "pt": _words("mas porém porem contudo embora"),
+}
+# Praise constructions: the first content word after one is praised, not complained about
+# ("before the deadline", "eerder dan de levertijd", "antes do prazo", "duidelijke uitleg over
+# mijn termijnbedrag"). Each is a sequence of words matched on token or lemma.
+PRAISE_CUES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "ahead of", "earlier than", "sooner than", "faster than", "before the deadline",
+        "before the due", "before the expected", "before the promised", "before schedule",
+        "within the deadline", "within the promised", "within the expected", "clear explanation",
+        "clearly explained", "well explained", "explained clearly", "explained well",
+        "no problem with", "no problems with", "no issue with", "no issues with",
+    ),
+    "nl": (
+        "eerder dan", "sneller dan", "ruim voor", "ruim binnen", "binnen de levertijd",
+        "binnen de termijn", "voor de deadline", "duidelijk uitleg", "goed uitleg",
+        "goed uitgelegd", "duidelijk uitgelegd", "helder uitgelegd", "helder uitleg",
+        "geen probleem met", "geen problemen met",
+    ),
+    "pt": (
+        "antes do prazo", "antes da data", "antes do previsto", "antes do esperado",
+        "dentro do prazo", "no prazo", "explicação clara", "explicação claro", "bem explicado",
+        "explicar bem", "explicou bem", "sem problema com", "sem problemas com",
+    ),
+}  # fmt: skip
+
+
+def _is(words: frozenset[str], token: str, lemma_: str) -> bool:
+    return token in words or lemma_ in words
+
+
+def _next_content(
+    doc: Analysed, start: int, skip: frozenset[str], stops: frozenset[str]
+) -> int | None:
+    """The first position from ``start`` on that is a content word (``skip`` and stop words
+    passed over), or None at the end or at a word that ends the clause."""
+    breaks = SCOPE_BREAKS.get(doc.language, frozenset())
+    for pos in range(start, len(doc.tokens)):
+        token, lemma_ = doc.tokens[pos], doc.lemmas[pos]
+        if _is(breaks, token, lemma_) or pos in doc.clause_starts:
+            return None
+        if _is(skip, token, lemma_) or token in stops or lemma_ in stops:
+            continue
+        return pos
+    return None
+
+
+def negated_positions(doc: Analysed) -> frozenset[int]:
+    """Positions in a negator's scope, where a pattern that starts is denied.
+
+    The scope is the words after the negator up to and with the next content word ("te laat"
+    in "niet te laat"); there is none after a failure ("can't log in", "kon niet inloggen").
+    """
+    negators = NEGATORS.get(doc.language, frozenset())
+    ability = ABILITY_WORDS.get(doc.language, frozenset())
+    skip = INTENSIFIERS.get(doc.language, frozenset())
+    stops = stop_words(doc.language) - negators - ability
+    found: set[int] = set()
+    for pos, (token, lemma_) in enumerate(zip(doc.tokens, doc.lemmas, strict=True)):
+        if not _is(negators, token, lemma_):
+            continue
+        before = range(max(0, pos - 2), pos)
+        if any(_is(ability, doc.tokens[i], doc.lemmas[i]) for i in before):
+            continue  # "could not", "kan ik niet": a failure
+        not_denial = NOT_DENIAL.get(doc.language, frozenset())
+        after = range(pos + 1, min(pos + 4, len(doc.tokens)))
+        if any(_is(not_denial, doc.tokens[i], doc.lemmas[i]) for i in after):
+            continue
+        target = _next_content(doc, pos + 1, skip | negators, stops)
+        if target is None:
+            continue
+        between = range(pos + 1, target + 1)
+        if any(_is(ability, doc.tokens[i], doc.lemmas[i]) for i in between):
+            continue  # "não consigo fazer login"
+        found.update(between)
+    return frozenset(found)
+
+
+def praised_positions(doc: Analysed) -> frozenset[int]:
+    """Positions a praise construction is about, where a pattern that starts does not count.
+
+    They are its own words and the words after it up to and with the next content word ("the
+    deadline" in "ahead of the deadline", "prazo" in "antes do prazo").
+    """
+    cues = PRAISE_CUES.get(doc.language, ())
+    if not cues:
+        return frozenset()
+    skip = INTENSIFIERS.get(doc.language, frozenset())
+    stops = stop_words(doc.language)
+    found: set[int] = set()
+    n = len(doc.tokens)
+    for cue in cues:
+        words = cue.split()
+        for pos in range(n - len(words) + 1):
+            if all(
+                doc.tokens[pos + k] == word or doc.lemmas[pos + k] == word
+                for k, word in enumerate(words)
+            ):
+                # the cue's own words ("antes do prazo") and the next content word after it
+                target = _next_content(doc, pos + len(words), skip, stops)
+                end = pos + len(words) if target is None else target + 1
+                found.update(range(pos, end))
+    return frozenset(found)
+
+
 @dataclass(frozen=True)
 class Analysed:
     """One comment as words: its language, tokens and their lemmas (same length)."""
@@ -83,6 +238,7 @@ class Analysed:
     language: str
     tokens: tuple[str, ...]
     lemmas: tuple[str, ...]
+    clause_starts: frozenset[int] = frozenset()  # tokens right after , . ; : ! ? (a new clause)
 
     def content_lemmas(self) -> list[str]:
         """Lemmas that are not stop words (in the comment's language)."""
@@ -96,10 +252,28 @@ def stop_words(language: str) -> frozenset[str]:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens, without web addresses, mentions and numbers."""
+    return _tokens_and_clauses(text)[0]
+
+
+_CLAUSE_MARK = re.compile(r"[,.;:!?()\[\]\"“”]|\s-\s")
+
+
+def _tokens_and_clauses(text: str) -> tuple[list[str], frozenset[int]]:
+    """The tokens and the positions of those that start a new clause (after punctuation)."""
     cleaned = _NOISE.sub(" ", text or "")
-    tokens = (match.group(0).lower().replace("’", "'") for match in _WORD.finditer(cleaned))
-    # \w also admits number-like letters such as "¹"; a word is letters, apostrophes, hyphens
-    return [t for t in tokens if all(ch.isalpha() or ch in "'-" for ch in t)]
+    tokens: list[str] = []
+    starts: set[int] = set()
+    previous_end = 0
+    for match in _WORD.finditer(cleaned):
+        token = match.group(0).lower().replace("’", "'")
+        # \w also admits number-like letters such as "¹"; a word is letters, apostrophes, hyphens
+        if not all(ch.isalpha() or ch in "'-" for ch in token):
+            continue
+        if tokens and _CLAUSE_MARK.search(cleaned, previous_end, match.start()):
+            starts.add(len(tokens))
+        tokens.append(token)
+        previous_end = match.end()
+    return tokens, frozenset(starts)
 
 
 def detect_language(
@@ -137,24 +311,70 @@ def analyse(
 ) -> Analysed:
     """Tokens and lemmas of one comment; the language is detected when not given."""
     lang = language if language else detect_language(text, languages)
-    tokens = tuple(tokenize(text))
-    return Analysed(lang, tokens, tuple(lemma(token, lang) for token in tokens))
+    found, starts = _tokens_and_clauses(text)
+    tokens = tuple(found)
+    return Analysed(lang, tokens, tuple(lemma(token, lang) for token in tokens), starts)
 
 
 def analyse_all(
     texts: Iterable[str],
     languages: Iterable[str | None] | None = None,
     candidates: Sequence[str] = DEFAULT_LANGUAGES,
+    hints: Iterable[str | None] | None = None,
 ) -> list[Analysed]:
-    """:func:`analyse` for many comments; ``languages`` may hold None where unknown."""
-    texts = list(texts)
-    given = list(languages) if languages is not None else [None] * len(texts)
+    """:func:`analyse` for many comments; ``languages`` may hold None where unknown.
+
+    ``hints`` (optional, one per comment) is a language the comment is likely in, such as its
+    customer's. Where the language is not given, a comment of more than :data:`SHORT_COMMENT`
+    words is detected; a shorter one takes its hint, else the language most longer comments
+    are in (given or detected), and keeps it unless the detector's share of recognised words
+    for another language is at least :data:`STRONG_EVIDENCE` higher ("goed" in a Portuguese
+    set is Dutch; "ruim" stays Portuguese there).
+    """
+    texts = [text if isinstance(text, str) else "" for text in texts]
+    given = [_clean_language(lang) for lang in languages] if languages is not None else None
+    if given is None:
+        given = [None] * len(texts)
+    hinted = [_clean_language(h) for h in hints] if hints is not None else [None] * len(texts)
     if len(given) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(given)} languages")
+    if len(hinted) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(hinted)} hints")
+    split = [_tokens_and_clauses(text) for text in texts]
+    tokens = [toks for toks, _ in split]
+    chosen: list[str | None] = list(given)
+    for i, lang in enumerate(given):
+        if lang is None and len(tokens[i]) > SHORT_COMMENT:
+            chosen[i] = detect_language(texts[i], candidates)
+    majority = _majority([lang for lang in chosen if lang in candidates], candidates)
+    for i, lang in enumerate(chosen):
+        if lang is None:
+            expected = hinted[i] if hinted[i] in candidates else majority
+            chosen[i] = _short_language(tokens[i], candidates, expected)
     return [
-        analyse(text, _clean_language(lang), candidates)
-        for text, lang in zip(texts, given, strict=True)
+        Analysed(lang, tuple(toks), tuple(lemma(token, lang) for token in toks), starts)
+        for (toks, starts), lang in zip(split, [c or candidates[0] for c in chosen], strict=True)
     ]
+
+
+def _majority(found: Sequence[str], candidates: Sequence[str]) -> str:
+    if not found:
+        return candidates[0]
+    counts = {lang: 0 for lang in candidates}
+    for lang in found:
+        counts[lang] += 1
+    return max(candidates, key=lambda lang: counts[lang])  # ties: the first candidate
+
+
+def _short_language(tokens: Sequence[str], candidates: Sequence[str], expected: str) -> str:
+    """The language of a comment of a few words: ``expected`` unless another clearly fits better."""
+    if not tokens:
+        return expected
+    shares = dict(simplemma.langdetect(" ".join(tokens), lang=tuple(candidates)))
+    best = max(candidates, key=lambda lang: shares.get(lang, 0.0))
+    if shares.get(best, 0.0) - shares.get(expected, 0.0) >= STRONG_EVIDENCE:
+        return best
+    return expected
 
 
 def _clean_language(value: str | None) -> str | None:
