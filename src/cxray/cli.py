@@ -160,6 +160,13 @@ class TableName(StrEnum):
     feedback = "feedback"
 
 
+class TenureUnit(StrEnum):
+    days = "days"
+    weeks = "weeks"
+    months = "months"
+    years = "years"
+
+
 @app.command("import")
 def import_(
     path: WorkspaceArg,
@@ -188,6 +195,17 @@ def import_(
     errors_file: Annotated[
         Path | None, typer.Option(help="Where to list every bad row when an import is refused.")
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Customers' lifetime data: the date of the export, e.g. 2024-01-31 (tenure is "
+            "counted back from it; those not churned were customers until then)."
+        ),
+    ] = None,
+    tenure_unit: Annotated[
+        TenureUnit | None,
+        typer.Option(help="Unit of a tenure column (months = 30.4375 days, years = 365.25)."),
+    ] = None,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
@@ -207,6 +225,8 @@ def import_(
                 timezone=timezone,
                 timestamp_format=timestamp_format,
                 errors_file=errors_file,
+                as_of=as_of,
+                tenure_unit=tenure_unit.value if tenure_unit else None,
                 progress=update,
             )
         except (ImportError_, JourneyError) as exc:
@@ -217,6 +237,8 @@ def import_(
         render(result, fmt, lang)
         return
     out.print(result.summary(lang.value), highlight=False)
+    for warning in result.warning_texts(lang.value):
+        err.print(warning, highlight=False, soft_wrap=True)
     if result.ignored_columns:
         err.print(
             say(

@@ -84,6 +84,8 @@ class Workspace:
         timezone: str | None = None,
         timestamp_format: str | None = None,
         errors_file: str | Path | None = None,
+        as_of: str | Any | None = None,
+        tenure_unit: str | None = None,
         progress: Any = None,
     ) -> ImportResult:
         """Import a CSV, Parquet, JSON Lines or XES file into a canonical table.
@@ -93,6 +95,8 @@ class Workspace:
         Invalid rows refuse the whole import unless ``skip_invalid`` is set, in which case
         they are written to a quarantine file. Unknown touchpoints are added to the journey
         as unassigned (``strict`` refuses them instead).
+        Lifetime data (customers): ``as_of`` is the date of the export, ``tenure_unit`` the
+        unit of a tenure column (days, weeks, months = 30.4375 days, years).
         """
         from cxray.ingest.importer import ImportOptions, import_file
 
@@ -104,8 +108,16 @@ class Workspace:
             strict=strict,
             timezone=timezone,
             timestamp_format=timestamp_format,
+            as_of=as_of,
+            tenure_unit=tenure_unit,
         )
-        result = import_file(self, table, Path(source), options, progress=progress)
+        result = import_file(
+            self.warehouse, self.journey, self.path, table, Path(source), options, progress
+        )
+        if result.new_touchpoints:
+            journey_mod.add_touchpoints(
+                self.journey_path, result.new_touchpoints, phase=journey_mod.UNASSIGNED
+            )
         self.reload_journey()
         return result
 

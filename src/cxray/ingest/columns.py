@@ -47,7 +47,57 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "comment": ("text", "opmerking", "toelichting", "verbatim"),
     "language": ("lang", "taal", "locale"),
     "segment": ("segment", "klantsegment"),
-    "first_seen": ("signup", "signup_date", "created", "klant_sinds", "customer_since"),
+    "first_seen": (
+        "signup",
+        "signup_date",
+        "signed_up_at",
+        "created",
+        "customer_since",
+        "member_since",
+        "start",
+        "start_date",
+        "startdate",
+        "started_at",
+        "join_date",
+        "joined",
+        "joined_at",
+        "subscription_start",
+        "klant_sinds",
+        "lid_sinds",
+        "startdatum",
+        "begindatum",
+        "ingangsdatum",
+        "aanmelddatum",
+    ),
+    "churned_at": (
+        "end",
+        "end_date",
+        "enddate",
+        "ended_at",
+        "churn_date",
+        "churned_on",
+        "cancel_date",
+        "cancelled_at",
+        "canceled_at",
+        "cancellation_date",
+        "termination_date",
+        "left_at",
+        "einddatum",
+        "opgezegd_op",
+        "opzegdatum",
+        "datum_opzegging",
+        "vertrokken_op",
+        "vertrekdatum",
+    ),
+    "last_seen": (
+        "last_active",
+        "last_activity",
+        "last_seen_at",
+        "last_login",
+        "laatst_gezien",
+        "laatste_activiteit",
+        "laatst_actief",
+    ),
     "metric": ("survey_type", "type"),
     "value": ("amount", "bedrag", "revenue", "omzet", "price", "prijs"),
     "survey_id": ("survey", "enquete"),
@@ -107,13 +157,19 @@ def plan_columns(
     mapping: dict[str, str],
     constants: dict[str, str],
     file_label: str,
+    inputs: dict[str, tuple[str, ...]] | None = None,
+    exact_only: frozenset[str] = frozenset(),
 ) -> ColumnPlan:
-    canonical = set(spec.columns)
+    """``inputs`` are columns read but not stored as such (a customer's tenure), with aliases;
+    ``exact_only`` columns are matched by their own name or --map, never by an alias."""
+    inputs = inputs or {}
+    targets = [*spec.columns, *inputs]
+    canonical = set(targets)
     for target in list(mapping.values()) + list(constants):
         if target not in canonical:
             raise MappingError(
                 f"{file_label}: cannot map to {target!r}: the {spec.name} table has "
-                f"{', '.join(spec.columns)}"
+                f"{', '.join(targets)}"
             )
     missing_sources = [s for s in mapping if s not in source_columns]
     if missing_sources:
@@ -125,13 +181,15 @@ def plan_columns(
     sources: dict[str, str] = {target: src for src, target in mapping.items()}
     taken = set(mapping)
     by_norm = {normalise(c): c for c in source_columns if c not in taken}
-    for column in spec.columns:
+    for column in targets:
         if column in sources or column in constants:
             continue
         if normalise(column) in by_norm:
             sources[column] = by_norm.pop(normalise(column))
             continue
-        for alias in ALIASES.get(column, ()):
+        if column in exact_only:
+            continue
+        for alias in ALIASES.get(column, ()) + inputs.get(column, ()):
             if alias in by_norm:
                 sources[column] = by_norm.pop(alias)
                 break
@@ -223,10 +281,28 @@ def timestamp_expr(
     return f"coalesce({iso}, {fallback})"
 
 
-def json_expr(value: str | None, duck_type: str | None, extras: list[str]) -> str:
-    """The JSON column: an explicit JSON column merged with the extra columns packed as keys."""
+def json_expr(
+    value: str | None,
+    duck_type: str | None,
+    extras: list[str],
+    types: dict[str, str] | None = None,
+    drop_blanks: bool = False,
+) -> str:
+    """The JSON column: an explicit JSON column merged with the extra columns packed as keys.
+
+    ``drop_blanks`` (customers' attributes) leaves out blank values, so a blank TotalCharges is
+    null, not " ", and merging into what is known keeps the old value, as blanks do in every
+    other column. Events and feedback keep their packing as it was: it is part of their
+    content-derived ids, which must not change between versions.
+    """
     packed = None
-    if extras:
+    if extras and drop_blanks:
+        pairs = ", ".join(
+            f"{sql_literal(c)}, {clean_expr(c, (types or {}).get(c, 'VARCHAR'))}" for c in extras
+        )
+        # merge-patching into {} drops the null keys
+        packed = f"CAST(json_merge_patch('{{}}', json_object({pairs})) AS VARCHAR)"
+    elif extras:
         pairs = ", ".join(f"{sql_literal(c)}, {quote_ident(c)}" for c in extras)
         packed = f"CAST(json_object({pairs}) AS VARCHAR)"
     explicit = None

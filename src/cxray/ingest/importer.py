@@ -16,154 +16,116 @@ Rows read = imported + updated + duplicates + rejected, always.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
-from cxray import journey as journey_mod
 from cxray.ingest import columns as cols
-from cxray.ingest.sources import (
-    Source,
-    SourceError,
-    csv_lines,
-    open_source,
-    quote_ident,
-    sql_literal,
+from cxray.ingest import lifetime as life
+from cxray.ingest.result import ImportOptions, ImportResult
+from cxray.ingest.sources import Source, SourceError, open_source, quote_ident, sql_literal
+from cxray.ingest.validation import (
+    JSON_OBJECT_LINE,
+    TEXT_METRIC,
+    Check,
+    ImportError_,
+    checks,
+    condition_sql,
+    error_rows,
+    refusal,
+    scale_aggregates,
+    scale_warnings,
+    structural_rejects,
 )
-from cxray.journey import UNASSIGNED
-from cxray.results import Result
+from cxray.ingest.writing import (
+    Progress,
+    log_import,
+    run_with_progress,
+    write,
+    write_quarantine,
+)
+from cxray.journey import Journey
 from cxray.schema import TableSpec, table_spec
+from cxray.warehouse import Warehouse
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from cxray.workspace import Workspace
-
-Progress = Callable[[str, float | None], None]
-SCREEN_ERRORS = 20
-TEXT_METRIC = "text"
-JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
+__all__ = ["ImportError_", "ImportOptions", "ImportResult", "import_file"]
 
 
-class ImportError_(ValueError):
-    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
+@dataclass(frozen=True)
+class _Stage:
+    """Everything that turns the file into the typed, validated relation."""
 
-    def __init__(
-        self,
-        message: str,
-        errors: list[dict] | None = None,
-        total: int = 0,
-        report: Path | None = None,
-    ):
-        super().__init__(message)
-        self.errors = errors or []
-        self.total = total
-        self.report = report
-
-
-@dataclass
-class ImportOptions:
-    mapping: dict[str, str] = field(default_factory=dict)  # source column -> canonical column
-    constants: dict[str, str] = field(default_factory=dict)  # canonical column -> fixed value
-    skip_invalid: bool = False
-    strict: bool = False
-    timezone: str | None = None
-    timestamp_format: str | None = None
-    errors_file: Path | None = None
-
-
-@dataclass
-class ImportResult(Result):
-    table: str
-    source: str
-    rows_read: int
-    rows_imported: int
-    rows_updated: int
-    rows_duplicate: int
-    rows_rejected: int
-    new_touchpoints: list[str] = field(default_factory=list)
-    suggestions: dict[str, str] = field(default_factory=dict)  # new name -> likely intended
-    quarantine: str | None = None
-    ignored_columns: list[str] = field(default_factory=list)
-    column_map: dict[str, str] = field(default_factory=dict)  # canonical -> source
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
-
-        keys = ("rows_read", "rows_imported", "rows_updated", "rows_duplicate", "rows_rejected")
-        return pd.DataFrame([{k: getattr(self, k) for k in ("table", "source", *keys)}])
-
-    def summary(self, lang: str = "en") -> str:
-        if lang == "nl":
-            return (
-                f"{self.rows_read:,} rijen gelezen = {self.rows_imported:,} geïmporteerd + "
-                f"{self.rows_updated:,} bijgewerkt + {self.rows_duplicate:,} dubbel + "
-                f"{self.rows_rejected:,} afgewezen"
-            ).replace(",", ".")
-        return (
-            f"{self.rows_read:,} rows read = {self.rows_imported:,} imported + "
-            f"{self.rows_updated:,} updated + {self.rows_duplicate:,} duplicates + "
-            f"{self.rows_rejected:,} rejected"
-        )
+    spec: TableSpec
+    source: Source
+    plan: cols.ColumnPlan
+    options: ImportOptions
+    checks: list[Check]
+    lifetime: life.Lifetime | None
 
 
 # -- the pipeline -----------------------------------------------------------------------------
 def import_file(
-    ws: Workspace,
+    warehouse: Warehouse,
+    journey: Journey,
+    workdir: Path,
     table: str,
     path: Path,
     options: ImportOptions,
     progress: Progress | None = None,
 ) -> ImportResult:
+    """Import ``path`` into ``table`` of ``warehouse``, all or nothing.
+
+    ``workdir`` (the workspace folder) holds temporary files and the quarantine folder. New
+    touchpoints are returned in the result, not written anywhere: the caller places them in
+    the journey file.
+    """
     spec = table_spec(table)
-    warehouse = ws.warehouse
     if not warehouse.is_duckdb:
         raise ImportError_(
             f"importing into a {warehouse.engine} warehouse is not supported yet; import into a "
             "DuckDB workspace"
+        )
+    if spec.name != "customers" and (options.as_of is not None or options.tenure_unit):
+        raise ImportError_(
+            f"{path}: --as-of and --tenure-unit describe lifetime data; they apply to customers, "
+            f"not {spec.name}"
         )
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
     report = progress or (lambda step, fraction: None)
     bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
     try:
-        source = open_source(con, path, ws.path / ".cxray-tmp")
+        source = open_source(con, path, workdir / ".cxray-tmp")
     except SourceError as exc:
         raise ImportError_(str(exc)) from None
     if source.format == "xes" and spec.name == "customers":
         source = _xes_cases(source)
     try:
         with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
-            plan = _plan(spec, source, options)
-            known = set(ws.journey.touchpoints)
-            checks = _checks(spec, plan, ws, options, known)
-            typed = _typed_relation(con, spec, source, plan, options, checks, numbered=False)
+            stage = _stage(spec, source, options, journey)
+            plan = stage.plan
+            typed = _typed_relation(con, stage, numbered=False)
 
             # Pass 1: count, validate and collect touchpoints in one streaming scan.
-            summary = _scan_summary(con, spec, plan, typed, report)
-            structural = _structural_rejects(con, source)
+            summary = _scan_summary(con, stage, typed, report)
+            structural = structural_rejects(con, source)
             rows_read = summary["rows"] + len(structural)
             rejected = summary["bad"] + len(structural)
 
             detail: list[dict] = []
             numbered = None
             if rejected:
-                numbered = _typed_relation(con, spec, source, plan, options, checks, numbered=True)
+                numbered = _typed_relation(con, stage, numbered=True)
                 _collect_bad_rows(con, bad_table, numbered, report)
-                detail = _error_rows(con, bad_table, source, plan, checks, structural)
+                detail = error_rows(con, bad_table, source, plan, stage.checks, structural)
                 if not options.skip_invalid:
-                    raise _refusal(source, detail, rejected, options)
+                    raise refusal(source, detail, rejected, options)
+            known = set(journey.touchpoints)
             new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
 
             # Pass 2: write. Keys repeated inside the file need ordering; most files have none.
@@ -171,33 +133,33 @@ def import_file(
             repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
             rows = typed
             if repeats:
-                numbered = numbered or _typed_relation(
-                    con, spec, source, plan, options, checks, numbered=True
-                )
+                numbered = numbered or _typed_relation(con, stage, numbered=True)
                 rows = (
                     f"(SELECT * FROM {numbered} WHERE NOT __bad QUALIFY row_number() OVER "
                     f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
                 )
             with warehouse.transaction():
-                imported, updated = _write(con, spec, rows, report)
+                imported, updated = write(con, spec, rows, report)
                 duplicates = valid - imported - updated
-                _log_import(
+                log_import(
                     con, spec, source, started, rows_read, imported, updated, duplicates, rejected
                 )
             quarantine = None
             if rejected:
-                quarantine = _write_quarantine(con, ws, bad_table, source, detail)
+                quarantine = write_quarantine(
+                    con, workdir / "quarantine", bad_table, source, detail
+                )
     finally:
         source.cleanup()
 
     suggestions = {}
-    if new_touchpoints:
-        for name in new_touchpoints:
-            hint = ws.journey.closest_touchpoint(name)
-            if hint:
-                suggestions[name] = hint
-        journey_mod.add_touchpoints(ws.journey_path, new_touchpoints, phase=UNASSIGNED)
+    for name in new_touchpoints:
+        hint = journey.closest_touchpoint(name)
+        if hint:
+            suggestions[name] = hint
     report("done", 1.0)
+    lifetime = stage.lifetime
+    warnings = scale_warnings(summary) if spec.name == "feedback" else []
     return ImportResult(
         table=spec.name,
         source=str(path),
@@ -212,7 +174,29 @@ def import_file(
         ignored_columns=plan.ignored,
         column_map=plan.sources,
         seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+        lifetime_customers=summary.get("lifetime_customers") if lifetime else None,
+        lifetime_churned=summary.get("lifetime_churned") if lifetime else None,
+        as_of=lifetime.as_of_text if lifetime else None,
+        warnings=[w["en"] for w in warnings],
+        warnings_nl=[w["nl"] for w in warnings],
     )
+
+
+def _stage(spec: TableSpec, source: Source, options: ImportOptions, journey: Journey) -> _Stage:
+    plan = _plan(spec, source, options)
+    lifetime = None
+    if spec.name == "customers":
+        try:
+            lifetime = life.prepare(
+                plan, options.as_of, options.tenure_unit, options.timezone, str(source.path)
+            )
+        except (life.LifetimeError, ValueError) as exc:
+            raise ImportError_(str(exc)) from None
+    parsed = frozenset(life.DATES) if lifetime else frozenset()
+    rules = checks(spec, plan, journey, options, set(journey.touchpoints), parsed=parsed)
+    if lifetime:
+        rules += life.checks(lifetime, plan)
+    return _Stage(spec, source, plan, options, rules, lifetime)
 
 
 @contextlib.contextmanager
@@ -259,7 +243,18 @@ def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.Colum
         # Case attributes describe the customer, not each event: they belong in `customers`.
         names = [c for c in names if not c.startswith("case:") or c == "case:concept:name"]
     try:
-        plan = cols.plan_columns(spec, names, options.mapping, options.constants, str(source.path))
+        inputs = life.INPUTS if spec.name == "customers" else None
+        # An event log's case end date is when the case closed, not when a customer left.
+        exact = frozenset(life.DATES) | frozenset(life.INPUTS) if source.format == "xes" else None
+        plan = cols.plan_columns(
+            spec,
+            names,
+            options.mapping,
+            options.constants,
+            str(source.path),
+            inputs,
+            exact or frozenset(),
+        )
     except cols.MappingError as exc:
         raise ImportError_(str(exc)) from None
     missing = [c for c in spec.required if c not in plan.sources and c not in plan.constants]
@@ -276,21 +271,22 @@ def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.Colum
     return plan
 
 
-def _typed_expressions(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    source: Source,
-    plan: cols.ColumnPlan,
-    options: ImportOptions,
-) -> dict[str, str]:
+def _typed_expressions(con: duckdb.DuckDBPyConnection, stage: _Stage) -> dict[str, str]:
     """canonical column -> SQL over the cleaned ``__s_<column>`` values."""
+    spec, source, plan, options = stage.spec, stage.source, stage.plan, stage.options
     exprs: dict[str, str] = {}
     for column, dtype in spec.schema.items():
         src = plan.sources.get(column)
         duck_type = source.columns[src] if src else "VARCHAR"
         value = f"__s_{column}"
         if column == spec.json_column:
-            exprs[column] = cols.json_expr(value if src else None, duck_type, plan.extras)
+            exprs[column] = cols.json_expr(
+                value if src else None,
+                duck_type,
+                plan.extras,
+                source.columns,
+                drop_blanks=spec.name == "customers",
+            )
         elif column in plan.constants:
             constant = sql_literal(plan.constants[column])
             exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
@@ -309,6 +305,8 @@ def _typed_expressions(
         exprs["metric"] = f"lower({exprs['metric']})"
     if "language" in exprs and exprs["language"] != "NULL":
         exprs["language"] = f"lower({exprs['language']})"
+    if stage.lifetime:
+        exprs |= life.typed_expressions(stage.lifetime, plan, source.columns)
     return exprs
 
 
@@ -352,21 +350,14 @@ def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
     return f"substr(md5(concat_ws(chr(31), {', '.join(parts)})), 1, 24)"
 
 
-def _typed_relation(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    source: Source,
-    plan: cols.ColumnPlan,
-    options: ImportOptions,
-    checks: list[Check],
-    numbered: bool,
-) -> str:
+def _typed_relation(con: duckdb.DuckDBPyConnection, stage: _Stage, numbered: bool) -> str:
     """The file as SQL: its raw columns, typed canonical ``__t_*`` columns and a ``__bad`` flag.
 
     ``numbered`` adds ``__row``, the record's place in the file; it costs a window over the
     whole file, so only the error and repeated-key paths ask for it.
     """
-    exprs = _typed_expressions(con, spec, source, plan, options)
+    spec, source, plan = stage.spec, stage.source, stage.plan
+    exprs = _typed_expressions(con, stage)
     typed = ", ".join(f"{expr} AS __t_{name}" for name, expr in exprs.items())
     if "__line" in source.columns:
         inner = f"SELECT * EXCLUDE (__line), __line AS __row FROM {source.relation}"
@@ -386,7 +377,9 @@ def _typed_relation(
     id_expr = _id_expression(spec, plan)
     if id_expr:
         body = f"SELECT * REPLACE ({id_expr} AS __t_{spec.key}) FROM ({body})"
-    conditions = [f"coalesce({_condition_sql(check, plan)}, false)" for check in checks]
+    if stage.lifetime:
+        body = life.derive(stage.lifetime, plan, body)
+    conditions = [f"coalesce({condition_sql(check, plan)}, false)" for check in stage.checks]
     if source.format == "jsonl":
         conditions.append(f"NOT coalesce({JSON_OBJECT_LINE}, false)")
     bad = " OR ".join(conditions) if conditions else "false"
@@ -394,12 +387,9 @@ def _typed_relation(
 
 
 def _scan_summary(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    plan: cols.ColumnPlan,
-    typed: str,
-    report: Progress,
+    con: duckdb.DuckDBPyConnection, stage: _Stage, typed: str, report: Progress
 ) -> dict[str, Any]:
+    spec, plan = stage.spec, stage.plan
     # A 64-bit hash of the key (or of the content, for derived keys) tells cheaply whether any
     # key repeats; a collision only sends the import down the exact, slower path.
     if _id_expression(spec, plan):
@@ -411,348 +401,27 @@ def _scan_summary(
         if "touchpoint" in spec.columns
         else "[]"
     )
+    extras: dict[str, str] = {}
+    if stage.lifetime:
+        extras |= life.summary_aggregates()
+    if spec.name == "feedback":
+        extras |= scale_aggregates()
+    more = "".join(f", {sql}" for sql in extras.values())
     query = (
         f"SELECT count(*), count(*) FILTER (WHERE __bad), "
-        f"count(DISTINCT {hashed}) FILTER (WHERE NOT __bad), {touchpoints} FROM {typed}"
+        f"count(DISTINCT {hashed}) FILTER (WHERE NOT __bad), {touchpoints}{more} FROM {typed}"
     )
-    rows, bad, distinct_keys, seen = _run_with_progress(con, query, report, "checking")
-    return {"rows": rows, "bad": bad, "distinct_keys": distinct_keys, "touchpoints": seen or []}
+    rows, bad, distinct_keys, seen, *values = run_with_progress(con, query, report, "checking")
+    summary = {"rows": rows, "bad": bad, "distinct_keys": distinct_keys, "touchpoints": seen or []}
+    return summary | dict(zip(extras, values, strict=True))
 
 
 def _collect_bad_rows(
     con: duckdb.DuckDBPyConnection, bad_table: str, numbered: str, report: Progress
 ) -> None:
-    _run_with_progress(
+    run_with_progress(
         con,
         f"CREATE TEMP TABLE {bad_table} AS SELECT * FROM {numbered} WHERE __bad",
         report,
         "finding bad rows",
     )
-
-
-def _run_with_progress(
-    con: duckdb.DuckDBPyConnection, statement: str, report: Progress, step: str
-) -> tuple:
-    """Run a long statement while a thread reports DuckDB's own progress estimate."""
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.wait(0.2):
-            with contextlib.suppress(Exception):
-                fraction = con.query_progress()
-                if fraction is not None and fraction >= 0:
-                    report(step, min(fraction / 100.0, 1.0))
-
-    report(step, 0.0)
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    try:
-        # fetchall, not fetchone: DuckDB finishes the scan (and its rejects table) only then.
-        rows = con.execute(statement).fetchall()
-        return rows[0] if rows else ()
-    except duckdb.Error as exc:
-        raise ImportError_(f"cannot read the file: {exc}") from None
-    finally:
-        done.set()
-        watcher.join()
-
-
-# -- validation -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Check:
-    """A validation rule: ``condition`` is SQL over the typed relation, where ``{raw}`` stands
-    for the cleaned source value (NULL when blank) and ``{c}`` for the canonical column name."""
-
-    column: str
-    condition: str
-    reason: str
-
-
-def _condition_sql(check: Check, plan: cols.ColumnPlan) -> str:
-    cleaned = f"__s_{check.column}" if check.column in plan.sources else "NULL"
-    return check.condition.replace("{c}", check.column).replace("{raw}", cleaned)
-
-
-def _checks(
-    spec: TableSpec,
-    plan: cols.ColumnPlan,
-    ws: Workspace,
-    options: ImportOptions,
-    known_touchpoints: set[str],
-) -> list[Check]:
-    blank = "{raw} IS NULL"  # cleaned values are NULL when blank
-    unreadable = "__t_{c} IS NULL AND {raw} IS NOT NULL"
-    checks = [
-        Check(column, "__t_{c} IS NULL AND " + blank, "missing value")
-        for column in spec.required
-        if column not in plan.constants
-    ]
-    for column, dtype in spec.schema.items():
-        if column not in plan.sources or column == spec.json_column:
-            continue
-        if dtype.is_timestamp():
-            reason = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
-            checks.append(Check(column, unreadable, reason))
-        elif dtype.is_floating():
-            checks.append(Check(column, unreadable, "not a number"))
-    if spec.json_column and spec.json_column in plan.sources:
-        checks.append(
-            Check(
-                spec.json_column,
-                "{raw} IS NOT NULL AND NOT json_valid(CAST({raw} AS VARCHAR))",
-                "not valid JSON",
-            )
-        )
-    if spec.name == "feedback":
-        scales = ws.journey.scales
-        known = sorted({*scales, TEXT_METRIC})
-        listed = ", ".join(sql_literal(m) for m in known)
-        checks.append(
-            Check(
-                "metric",
-                f"__t_metric IS NOT NULL AND __t_metric NOT IN ({listed})",
-                f"unknown metric (known: {', '.join(known)}; add a scale in cxray.toml)",
-            )
-        )
-        checks.append(
-            Check(
-                "score",
-                f"__t_score IS NULL AND __t_metric <> '{TEXT_METRIC}' "
-                f"AND __t_metric IN ({listed}) AND " + blank,
-                "missing score",
-            )
-        )
-        for metric, scale in scales.items():
-            checks.append(
-                Check(
-                    "score",
-                    f"__t_metric = {sql_literal(metric)} AND "
-                    f"(__t_score < {scale.min} OR __t_score > {scale.max})",
-                    f"outside the {metric} scale {scale.min:g}–{scale.max:g}",
-                )
-            )
-    if options.strict and "touchpoint" in plan.sources:
-        listed = ", ".join(sql_literal(t) for t in sorted(known_touchpoints))
-        unknown = f" AND __t_touchpoint NOT IN ({listed})" if listed else ""
-        checks.append(
-            Check(
-                "touchpoint",
-                f"__t_touchpoint IS NOT NULL{unknown}",
-                "touchpoint not in the journey (--strict)",
-            )
-        )
-    return checks
-
-
-def _structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple[int, str]]:
-    """Records DuckDB could not split into the header's columns (CSV only)."""
-    if source.format != "csv":
-        return []
-    try:
-        rows = con.execute("SELECT line, error_message FROM cxray_rejects ORDER BY line").fetchall()
-    except duckdb.Error:
-        return []
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects")
-            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects_scan")
-    return [(int(line), message) for line, message in rows]
-
-
-def _error_rows(
-    con: duckdb.DuckDBPyConnection,
-    bad_table: str,
-    source: Source,
-    plan: cols.ColumnPlan,
-    checks: list[Check],
-    structural: list[tuple[int, str]],
-) -> list[dict]:
-    """Every (row, column, value, reason) among the bad rows, with the line a user sees."""
-    parts = []
-    if source.format == "jsonl":
-        parts.append(
-            f"SELECT __row, '(line)' AS column_name, left(__json_line, 200) AS value, "
-            f"'not a JSON object' AS reason FROM {bad_table} "
-            f"WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
-        )
-    # A line that is not JSON at all gets one reason, not one per missing field.
-    only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
-    for check in checks:
-        src = plan.sources.get(check.column)
-        raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
-        parts.append(
-            f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
-            f"{sql_literal(check.reason)} FROM {bad_table} "
-            f"WHERE coalesce({_condition_sql(check, plan)}, false){only_parsed}"
-        )
-    found = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall() if parts else []
-    rows = {r[0] for r in found}
-    if source.format == "csv":
-        lines, malformed = csv_lines(source, rows, find_malformed=bool(structural))
-        if structural and not malformed:  # encoding or quoting problems csv cannot see
-            malformed = list(structural)
-    else:
-        lines = {r: r + source.row_offset for r in rows}
-        malformed = []
-    detail = [
-        {
-            "file": str(source.path),
-            source.position_label: line,
-            "column": "",
-            "value": "",
-            "reason": reason,
-        }
-        for line, reason in malformed
-    ]
-    for row, column, value, reason in found:
-        detail.append(
-            {
-                "file": str(source.path),
-                source.position_label: lines.get(row, row + source.row_offset),
-                "column": column,
-                "value": "" if value is None else str(value)[:200],
-                "reason": reason,
-                "__row": row,
-            }
-        )
-    detail.sort(key=lambda d: d[source.position_label])
-    return detail
-
-
-def _refusal(
-    source: Source, detail: list[dict], rejected: int, options: ImportOptions
-) -> ImportError_:
-    label = source.position_label
-    report = options.errors_file or Path.cwd() / f"{source.path.name}.errors.csv"
-    fields = ["file", label, "column", "value", "reason"]
-    try:
-        with open(report, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(detail)
-    except OSError:
-        report = None
-    shown = "\n".join(
-        f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: {d['reason']}"
-        for d in detail[:SCREEN_ERRORS]
-    )
-    more = f"\n  … and {len(detail) - SCREEN_ERRORS} more" if len(detail) > SCREEN_ERRORS else ""
-    where = f"\nAll problems are listed in {report}" if report else ""
-    message = (
-        f"{source.path}: import refused, {rejected} invalid row(s); nothing was imported.\n"
-        f"{shown}{more}{where}\nFix the rows, or import the valid ones with --skip-invalid."
-    )
-    return ImportError_(message, detail[:SCREEN_ERRORS], rejected, report)
-
-
-# -- writing --------------------------------------------------------------------------------
-def _write(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: str, report: Progress
-) -> tuple[int, int]:
-    """Insert rows whose key is new (customers: update those that changed). Returns counts."""
-    typed = ", ".join(f"__t_{c} AS {quote_ident(c)}" for c in spec.columns)
-    relation = f"(SELECT {typed} FROM {rows} WHERE NOT __bad)"
-    updated = _update_customers(con, spec, relation) if spec.name == "customers" else 0
-    column_list = ", ".join(quote_ident(c) for c in spec.columns)
-    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {spec.name} LIMIT 1)")
-    if target_empty.fetchone()[0]:
-        new_rows = f"SELECT {column_list} FROM {relation}"  # nothing to be a duplicate of
-    else:
-        new_rows = (
-            f"SELECT {', '.join('u.' + quote_ident(c) for c in spec.columns)} FROM {relation} u "
-            f"ANTI JOIN {spec.name} t ON t.{spec.key} = u.{spec.key}"
-        )
-    (inserted,) = _run_with_progress(
-        con, f"INSERT INTO {spec.name} ({column_list}) {new_rows}", report, "writing"
-    )
-    return int(inserted), int(updated)
-
-
-def _update_customers(con: duckdb.DuckDBPyConnection, spec: TableSpec, relation: str) -> int:
-    """Customers already known get what the file says new about them; blanks keep old values."""
-    key = spec.key
-    settable = [c for c in spec.columns if c not in (key, spec.json_column)]
-    sets = [f"{c} = coalesce(u.{c}, t.{c})" for c in settable]
-    merged = (
-        f"CAST(json_merge_patch(coalesce(t.{spec.json_column}, '{{}}'), "
-        f"coalesce(u.{spec.json_column}, '{{}}')) AS VARCHAR)"
-    )
-    sets.append(
-        f"{spec.json_column} = CASE WHEN u.{spec.json_column} IS NULL "
-        f"THEN t.{spec.json_column} ELSE {merged} END"
-    )
-    differs = " OR ".join(
-        [f"(u.{c} IS NOT NULL AND u.{c} IS DISTINCT FROM t.{c})" for c in settable]
-        + [f"(u.{spec.json_column} IS NOT NULL AND {merged} IS DISTINCT FROM t.{spec.json_column})"]
-    )
-    result = con.execute(
-        f"UPDATE {spec.name} AS t SET {', '.join(sets)} FROM {relation} u "
-        f"WHERE t.{key} = u.{key} AND ({differs})"
-    ).fetchone()
-    return int(result[0]) if result else 0
-
-
-def _log_import(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    source: Source,
-    started: dt.datetime,
-    read: int,
-    imported: int,
-    updated: int,
-    duplicates: int,
-    rejected: int,
-) -> None:
-    con.execute(
-        "INSERT INTO cxray_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            uuid.uuid4().hex,
-            spec.name,
-            source.path.name,
-            started,
-            read,
-            imported,
-            updated,
-            duplicates,
-            rejected,
-        ],
-    )
-
-
-def _write_quarantine(
-    con: duckdb.DuckDBPyConnection,
-    ws: Workspace,
-    bad_table: str,
-    source: Source,
-    detail: list[dict],
-) -> Path:
-    """The rejected rows as they were in the file, with where and why, for fixing and re-import."""
-    folder = ws.path / "quarantine"
-    folder.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    out = folder / f"{source.path.name}.{stamp}.csv"
-    label = source.position_label
-    reasons: dict[int, list[str]] = {}
-    positions: dict[int, int] = {}
-    for d in detail:
-        if "__row" in d:
-            reasons.setdefault(d["__row"], []).append(f"{d['column']}: {d['reason']}")
-            positions[d["__row"]] = d[label]
-    raw_columns = [c for c in source.columns if not c.startswith("__")]
-    selected = ", ".join(quote_ident(c) for c in raw_columns)
-    rows = con.execute(f"SELECT __row, {selected} FROM {bad_table} ORDER BY __row").fetchall()
-    out_rows = [
-        [d[label], d["reason"]] + [""] * len(raw_columns)  # could not be split into columns
-        for d in detail
-        if "__row" not in d
-    ]
-    out_rows += [
-        [positions[row], "; ".join(reasons.get(row, ["invalid"])), *values]
-        for row, *values in rows
-        if row in positions
-    ]
-    with open(out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([label, "reason", *raw_columns])
-        writer.writerows(sorted(out_rows, key=lambda r: r[0]))
-    return out

@@ -1,0 +1,95 @@
+"""What an import is asked to do (options) and what it did (the result and its summary)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cxray.results import Result
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class ImportOptions:
+    mapping: dict[str, str] = field(default_factory=dict)  # source column -> canonical column
+    constants: dict[str, str] = field(default_factory=dict)  # canonical column -> fixed value
+    skip_invalid: bool = False
+    strict: bool = False
+    timezone: str | None = None
+    timestamp_format: str | None = None
+    errors_file: Path | None = None
+    # lifetime data (customers): the snapshot's date, and the unit of a tenure column
+    as_of: str | dt.date | dt.datetime | None = None
+    tenure_unit: str | None = None
+
+
+def _nl_number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+@dataclass
+class ImportResult(Result):
+    table: str
+    source: str
+    rows_read: int
+    rows_imported: int
+    rows_updated: int
+    rows_duplicate: int
+    rows_rejected: int
+    new_touchpoints: list[str] = field(default_factory=list)
+    suggestions: dict[str, str] = field(default_factory=dict)  # new name -> likely intended
+    quarantine: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    column_map: dict[str, str] = field(default_factory=dict)  # canonical -> source
+    seconds: float = 0.0
+    # lifetime data: customers in the file with a start/end/last-seen date, those who churned
+    lifetime_customers: int | None = None
+    lifetime_churned: int | None = None
+    as_of: str | None = None
+    warnings: list[str] = field(default_factory=list)  # imported, but check this (English)
+    warnings_nl: list[str] = field(default_factory=list)  # the same in Dutch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def to_pandas(self) -> pd.DataFrame:
+        import pandas as pd
+
+        keys = ("rows_read", "rows_imported", "rows_updated", "rows_duplicate", "rows_rejected")
+        return pd.DataFrame([{k: getattr(self, k) for k in ("table", "source", *keys)}])
+
+    def warning_texts(self, lang: str = "en") -> list[str]:
+        return list(self.warnings_nl if lang == "nl" else self.warnings)
+
+    def summary(self, lang: str = "en") -> str:
+        if lang == "nl":
+            counts = (
+                f"{self.rows_read:,} rijen gelezen = {self.rows_imported:,} geïmporteerd + "
+                f"{self.rows_updated:,} bijgewerkt + {self.rows_duplicate:,} dubbel + "
+                f"{self.rows_rejected:,} afgewezen"
+            ).replace(",", ".")
+        else:
+            counts = (
+                f"{self.rows_read:,} rows read = {self.rows_imported:,} imported + "
+                f"{self.rows_updated:,} updated + {self.rows_duplicate:,} duplicates + "
+                f"{self.rows_rejected:,} rejected"
+            )
+        lifetime = self.lifetime_summary(lang)
+        return f"{counts}\n{lifetime}" if lifetime else counts
+
+    def lifetime_summary(self, lang: str = "en") -> str:
+        if self.lifetime_customers is None:
+            return ""
+        n, churned = self.lifetime_customers, self.lifetime_churned or 0
+        if lang == "nl":
+            text = (
+                f"levensduurgegevens: {_nl_number(n)} klant(en), van wie {_nl_number(churned)} "
+                "vertrokken"
+            )
+            return text + (f"; peildatum {self.as_of}" if self.as_of else "")
+        text = f"lifetime data: {n:,} customer(s), {churned:,} of them churned"
+        return text + (f"; as of {self.as_of}" if self.as_of else "")

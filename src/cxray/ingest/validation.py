@@ -1,0 +1,268 @@
+"""Validation rules over the typed stage, and the error report a refused import gives.
+
+Every rule is a SQL condition over the typed relation; a failing row becomes
+(row, column, value, reason), mapped to the line an editor shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from cxray.ingest import columns as cols
+from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
+from cxray.schema import TableSpec
+
+if TYPE_CHECKING:
+    from cxray.ingest.importer import ImportOptions
+    from cxray.journey import Journey
+
+SCREEN_ERRORS = 20
+TEXT_METRIC = "text"
+JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
+
+
+class ImportError_(ValueError):
+    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
+
+    def __init__(
+        self,
+        message: str,
+        errors: list[dict] | None = None,
+        total: int = 0,
+        report: Path | None = None,
+    ):
+        super().__init__(message)
+        self.errors = errors or []
+        self.total = total
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Check:
+    """A validation rule: ``condition`` is SQL over the typed relation, where ``{raw}`` stands
+    for the cleaned source value (NULL when blank) and ``{c}`` for the canonical column name."""
+
+    column: str
+    condition: str
+    reason: str
+
+
+def condition_sql(check: Check, plan: cols.ColumnPlan) -> str:
+    cleaned = f"__s_{check.column}" if check.column in plan.sources else "NULL"
+    return check.condition.replace("{c}", check.column).replace("{raw}", cleaned)
+
+
+def checks(
+    spec: TableSpec,
+    plan: cols.ColumnPlan,
+    journey: Journey,
+    options: ImportOptions,
+    known_touchpoints: set[str],
+    parsed: frozenset[str] = frozenset(),
+) -> list[Check]:
+    """The rules for this table. ``parsed`` names columns whose value as read from the file
+    is kept as ``__p_<column>`` because ``__t_<column>`` is derived (lifetime data)."""
+    blank = "{raw} IS NULL"  # cleaned values are NULL when blank
+    unreadable = "__t_{c} IS NULL AND {raw} IS NOT NULL"
+    checks = [
+        Check(column, "__t_{c} IS NULL AND " + blank, "missing value")
+        for column in spec.required
+        if column not in plan.constants
+    ]
+    for column, dtype in spec.schema.items():
+        if column not in plan.sources or column == spec.json_column:
+            continue
+        if dtype.is_timestamp():
+            reason = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
+            read = unreadable.replace("__t_", "__p_") if column in parsed else unreadable
+            checks.append(Check(column, read, reason))
+        elif dtype.is_floating():
+            checks.append(Check(column, unreadable, "not a number"))
+    if spec.json_column and spec.json_column in plan.sources:
+        checks.append(
+            Check(
+                spec.json_column,
+                "{raw} IS NOT NULL AND NOT json_valid(CAST({raw} AS VARCHAR))",
+                "not valid JSON",
+            )
+        )
+    if spec.name == "feedback":
+        scales = journey.scales
+        known = sorted({*scales, TEXT_METRIC})
+        listed = ", ".join(sql_literal(m) for m in known)
+        checks.append(
+            Check(
+                "metric",
+                f"__t_metric IS NOT NULL AND __t_metric NOT IN ({listed})",
+                f"unknown metric (known: {', '.join(known)}; add a scale in cxray.toml)",
+            )
+        )
+        checks.append(
+            Check(
+                "score",
+                f"__t_score IS NULL AND __t_metric <> '{TEXT_METRIC}' "
+                f"AND __t_metric IN ({listed}) AND " + blank,
+                "missing score",
+            )
+        )
+        for metric, scale in scales.items():
+            checks.append(
+                Check(
+                    "score",
+                    f"__t_metric = {sql_literal(metric)} AND "
+                    f"(__t_score < {scale.min} OR __t_score > {scale.max})",
+                    f"outside the {metric} scale {scale.min:g}–{scale.max:g}",
+                )
+            )
+    if options.strict and "touchpoint" in plan.sources:
+        listed = ", ".join(sql_literal(t) for t in sorted(known_touchpoints))
+        unknown = f" AND __t_touchpoint NOT IN ({listed})" if listed else ""
+        checks.append(
+            Check(
+                "touchpoint",
+                f"__t_touchpoint IS NOT NULL{unknown}",
+                "touchpoint not in the journey (--strict)",
+            )
+        )
+    return checks
+
+
+def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple[int, str]]:
+    """Records DuckDB could not split into the header's columns (CSV only)."""
+    if source.format != "csv":
+        return []
+    try:
+        rows = con.execute("SELECT line, error_message FROM cxray_rejects ORDER BY line").fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects")
+            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects_scan")
+    return [(int(line), message) for line, message in rows]
+
+
+def error_rows(
+    con: duckdb.DuckDBPyConnection,
+    bad_table: str,
+    source: Source,
+    plan: cols.ColumnPlan,
+    checks: list[Check],
+    structural: list[tuple[int, str]],
+) -> list[dict]:
+    """Every (row, column, value, reason) among the bad rows, with the line a user sees."""
+    parts = []
+    if source.format == "jsonl":
+        parts.append(
+            f"SELECT __row, '(line)' AS column_name, left(__json_line, 200) AS value, "
+            f"'not a JSON object' AS reason FROM {bad_table} "
+            f"WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
+        )
+    # A line that is not JSON at all gets one reason, not one per missing field.
+    only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
+    for check in checks:
+        src = plan.sources.get(check.column)
+        raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
+        parts.append(
+            f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
+            f"{sql_literal(check.reason)} FROM {bad_table} "
+            f"WHERE coalesce({condition_sql(check, plan)}, false){only_parsed}"
+        )
+    found = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall() if parts else []
+    rows = {r[0] for r in found}
+    if source.format == "csv":
+        lines, malformed = csv_lines(source, rows, find_malformed=bool(structural))
+        if structural and not malformed:  # encoding or quoting problems csv cannot see
+            malformed = list(structural)
+    else:
+        lines = {r: r + source.row_offset for r in rows}
+        malformed = []
+    detail = [
+        {
+            "file": str(source.path),
+            source.position_label: line,
+            "column": "",
+            "value": "",
+            "reason": reason,
+        }
+        for line, reason in malformed
+    ]
+    for row, column, value, reason in found:
+        detail.append(
+            {
+                "file": str(source.path),
+                source.position_label: lines.get(row, row + source.row_offset),
+                "column": column,
+                "value": "" if value is None else str(value)[:200],
+                "reason": reason,
+                "__row": row,
+            }
+        )
+    detail.sort(key=lambda d: d[source.position_label])
+    return detail
+
+
+def refusal(
+    source: Source, detail: list[dict], rejected: int, options: ImportOptions
+) -> ImportError_:
+    label = source.position_label
+    report = options.errors_file or Path.cwd() / f"{source.path.name}.errors.csv"
+    fields = ["file", label, "column", "value", "reason"]
+    try:
+        with open(report, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(detail)
+    except OSError:
+        report = None
+    shown = "\n".join(
+        f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: {d['reason']}"
+        for d in detail[:SCREEN_ERRORS]
+    )
+    more = f"\n  … and {len(detail) - SCREEN_ERRORS} more" if len(detail) > SCREEN_ERRORS else ""
+    where = f"\nAll problems are listed in {report}" if report else ""
+    message = (
+        f"{source.path}: import refused, {rejected} invalid row(s); nothing was imported.\n"
+        f"{shown}{more}{where}\nFix the rows, or import the valid ones with --skip-invalid."
+    )
+    return ImportError_(message, detail[:SCREEN_ERRORS], rejected, report)
+
+
+# -- plausibility warnings (imported, but probably not what was meant) ------------------------
+STAR_SCALE_MIN_ROWS = 20
+
+
+def scale_aggregates() -> dict[str, str]:
+    """NPS answers among the valid rows and their range: 1–5 only looks like star ratings."""
+    nps = "NOT __bad AND __t_metric = 'nps' AND __t_score IS NOT NULL"
+    return {
+        "nps_n": f"count(*) FILTER (WHERE {nps})",
+        "nps_min": f"min(__t_score) FILTER (WHERE {nps})",
+        "nps_max": f"max(__t_score) FILTER (WHERE {nps})",
+    }
+
+
+def scale_warnings(summary: dict) -> list[dict[str, str]]:
+    n, low, high = summary.get("nps_n") or 0, summary.get("nps_min"), summary.get("nps_max")
+    if n < STAR_SCALE_MIN_ROWS or low is None or high is None or low < 1 or high > 5:
+        return []
+    return [
+        {
+            "en": (
+                f"warning: all {n:,} NPS scores lie between 1 and 5, never 0 or 6–10: these look "
+                "like 1–5 star ratings, not 0–10 recommendation scores. If so, import them with "
+                "--set metric=rating (or metric=csat) instead."
+            ),
+            "nl": (
+                f"let op: alle {n:,} NPS-scores liggen tussen 1 en 5, nooit 0 of 6–10: dit lijken "
+                "sterrenbeoordelingen van 1–5, geen aanbevelingsscores van 0–10. Importeer ze dan "
+                "met --set metric=rating (of metric=csat)."
+            ).replace(",", "."),
+        }
+    ]
