@@ -52,7 +52,7 @@ JOURNEY = {
         "late": {"phase": "loyalty", "bad_experience": True},
         "cancel": {"phase": "loyalty"},
     },
-    "churn": {"touchpoints": ["cancel"]},
+    "churn": {"touchpoints": ["cancel"], "inactive_days": 180},
 }
 
 
@@ -344,6 +344,9 @@ def test_sentences_use_journey_labels_and_the_period(make_workspace) -> None:
     row = pd.Series(
         {
             "driver": "late",
+            "kind": "touchpoint",
+            "estimable": True,
+            "churners_exposed": 60,
             "hazard_ratio": 2.0,
             "hr_lower": 1.5,
             "hr_upper": 2.5,
@@ -371,7 +374,7 @@ def test_sentences_use_journey_labels_and_the_period(make_workspace) -> None:
     )
     assert result.sentence(row, "en") == (
         "Late box: customers who had one churned 2.0× as fast (1.5–2.5, each time); "
-        "≈ 42 customers lost from 2025-07-01 (30–50)."
+        "≈ 42 customers lost from 2025-07-01 (30–50, of 60 churners who had it)."
     )
     assert result.sentence(row, "nl").startswith("Late doos: klanten die dit meemaakten")
     assert "vanaf 2025-07-01" in result.sentence(row, "nl")

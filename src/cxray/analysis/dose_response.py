@@ -32,15 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from cxray.analysis._common import check_lang, fmt_num, fmt_pct
-from cxray.analysis.drivers import (
-    DEFAULT_CUTS,
-    FEEDBACK_METRICS,
-    Candidate,
-    design_matrix,
-    episode_table,
-    fit_poisson,
-    occurrences,
-)
+from cxray.analysis.exposure import DEFAULT_CUTS, Candidate, episode_table, occurrences
+from cxray.analysis.poisson import design_matrix, fit_poisson
 from cxray.results import Result, frame_records
 
 BAD = "bad experience"
@@ -181,9 +174,8 @@ def bad_experience_candidates(ws: Any) -> list[Candidate]:
     """Every bad touchpoint and every feedback threshold, all counted as one kind."""
     journey = ws.journey
     found = [Candidate(BAD, "touchpoint", touchpoint=tp) for tp in journey.bad_touchpoints]
-    for metric in FEEDBACK_METRICS:
-        if journey.bad_experience.threshold(metric) is not None:
-            found.append(Candidate(BAD, "low_score", metric=metric, any_touchpoint=True))
+    for metric in journey.bad_experience.metrics:
+        found.append(Candidate(BAD, "low_score", metric=metric, any_touchpoint=True))
     return found
 
 
@@ -199,9 +191,7 @@ def dose_response(ws: Any, horizon_days: float = 90, max_dose: int = 3) -> DoseR
         raise ValueError("max_dose must be at least 1")
     candidates = bad_experience_candidates(ws)
     rules = {
-        m: float(ws.journey.bad_experience.threshold(m))
-        for m in FEEDBACK_METRICS
-        if ws.journey.bad_experience.threshold(m) is not None
+        m: float(ws.journey.bad_experience.threshold(m)) for m in ws.journey.bad_experience.metrics
     }
     levels = list(range(max_dose + 1))
     if candidates:

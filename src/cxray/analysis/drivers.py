@@ -2,74 +2,102 @@
 
 Method (a piecewise-exponential model, the scalable equivalent of a Cox model):
 
-1. Lifetimes come from :func:`cxray.analysis.lifetimes.customer_lifetimes` (customers too new to
-   judge and customers with a zero-length lifetime are left out). Time is days since the
-   customer's start.
-2. Each candidate driver is a kind of occurrence: an event of a touchpoint, or a feedback answer
-   at or below the journey's bad-experience threshold for its metric at a touchpoint ("low csat at
-   delivery"). An occurrence counts from its moment on and only when it lies strictly before the
-   end of the customer's lifetime (a churn moment cannot explain itself).
-3. In the engine each customer's time is split at every occurrence and at fixed tenure cuts
-   (counting process, start–stop episodes); window functions give the count of each candidate so
-   far. Ties in time are broken by (time, candidate, occurrence id); rows tied on time and
-   candidate carry equal increments, so the result does not depend on the order among them.
-   Occurrences past the cap are dropped first (they leave the capped count unchanged), which
-   lets the capped counts share a few packed integers (one running sum for up to 17 candidates
-   at the default cap). Episodes are then grouped by (tenure interval, adjustment groups, capped
-   counts) into exposure days and churn events: only this grouped table reaches Python.
-4. A Poisson log-linear model with log(exposure) offset is fitted on the grouped table by Newton
-   iterations; the tenure intervals form the baseline (that is the tenure adjustment). Hazard
-   ratio = exp(coefficient), Wald 95% interval, p-values and Benjamini–Hochberg q-values.
-5. Customers lost to a driver: expected churners with the exposure as observed minus expected
+1. The counting process runs in the engine (:mod:`cxray.analysis.exposure`): each candidate is a
+   kind of occurrence (a touchpoint's events, low feedback scores at a touchpoint) that counts from
+   its moment on, strictly before the end of the lifetime; time is split at every occurrence and
+   at tenure cuts chosen from the churn times; only the grouped table reaches Python.
+2. A Poisson model with log(exposure) offset (:mod:`cxray.analysis.poisson`); the tenure bands
+   are its baseline. Hazard ratio = exp(coefficient), Wald 95% interval, p-values and
+   Benjamini–Hochberg q-values over the estimable candidates.
+3. Estimability (:mod:`cxray.analysis.estimability`): candidates the data cannot estimate (at the
+   time origin for nearly everyone, part of the way out, no variation within tenure bands,
+   separation, collinear, a diverging fit) are reported with their reason and no numbers; they
+   are left out of the model and of the false-discovery family.
+4. Customers lost to a driver: expected churners with the exposure as observed minus expected
    churners with that driver's coefficient set to zero, over the period's exposure, with a
-   delta-method interval. Value lost weighs the same by customers.value.
+   delta-method interval; both bounded by the churners among the exposed in the period (a
+   protective factor gives customers kept, bounded by the customers exposed). Where the intervals
+   of the top drivers overlap, they share a rank and are called tied. Value lost weighs the same
+   by customers.value.
 
-Coding ``per_occurrence`` (default): each occurrence multiplies the hazard again (counts capped at
-``max_count``); ``ever``: exposed from the first occurrence on. Candidates nobody had before their
-lifetime ended are reported without an estimate. These are associations adjusted for segment and
-tenure, not proven causes.
+Coding ``per_occurrence`` (default): each occurrence multiplies the hazard again, up to
+``max_count`` occurrences (10; see :mod:`cxray.analysis.exposure` for why the cap is harmless);
+``ever``: exposed from the first occurrence on. On lifetime data without events (a CRM snapshot)
+the candidates are customer attributes (``by``): each level against the largest one, time-fixed.
+These are associations adjusted for segment and tenure, not proven causes.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from cxray.analysis._common import (
-    MISSING,
     check_lang,
-    count_true,
-    customer_attribute,
+    fmt_interval,
     fmt_num,
     time_bounds,
 )
-from cxray.analysis.lifetimes import SECONDS_PER_DAY, customer_lifetimes
+from cxray.analysis.candidates import (  # noqa: F401  (re-exported)
+    default_attributes,
+    default_candidates,
+    label_of,
+    level_sizes,
+    occurrence_counts,
+    resolve,
+)
+from cxray.analysis.candidates import label_of as _label  # noqa: F401
+from cxray.analysis.estimability import (
+    MIN_CUSTOMERS,
+    partner_labels,
+    reason_text,
+    table_reason,
+    timing_reason,
+)
+from cxray.analysis.exposure import (  # noqa: F401  (the counting process, re-exported)
+    DEFAULT_CUTS,
+    Candidate,
+    at_risk,
+    candidate_timing,
+    episode_table,
+    grouped_exposure,
+    low_score_name,
+    occurrences,
+    tenure_cuts,
+    unpack,
+)
+from cxray.analysis.poisson import (
+    PoissonFit,
+    _information,
+    bh_qvalues,
+    collinear_columns,
+    design_matrix,
+    diverged_columns,
+    fit_poisson,
+)
 from cxray.results import Result, frame_records
 
-# Tenure cuts (days since start): monthly in the first four months, where churn changes fastest,
-# then widening to yearly. Fine enough for the piecewise baseline to track a Cox baseline, and
-# few enough to keep the grouped table small: every cut splits every lifetime it crosses.
-DEFAULT_CUTS: tuple[float, ...] = (30, 60, 90, 120, 180, 270, 365, 545, 730, 1095, 1825, 3650)
 CODINGS = ("per_occurrence", "ever")
-FEEDBACK_METRICS = ("nps", "csat", "ces")  # metrics with a bad-experience threshold
 CONFIDENCE = 0.95
+NO_CANDIDATE = "__none__"
 
 DRIVER_COLUMNS = [
     "rank",
+    "tied",
     "driver",
     "kind",
     "touchpoint",
     "metric",
+    "estimable",
+    "reason",
     "customers_exposed",
     "occurrences",
     "hazard_ratio",
@@ -81,433 +109,11 @@ DRIVER_COLUMNS = [
     "customers_lost",
     "lost_lower",
     "lost_upper",
+    "churners_exposed",
     "value_lost",
 ]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One candidate driver: events of a touchpoint, or low feedback scores (at a touchpoint)."""
-
-    name: str
-    kind: str  # "touchpoint" or "low_score"
-    touchpoint: str | None = None
-    metric: str | None = None
-    any_touchpoint: bool = False  # low scores wherever given (for the bad-experience count)
-
-    def label(self, lang: str) -> str:
-        if self.kind == "touchpoint":
-            return str(self.touchpoint)
-        where = f" {'bij' if lang == 'nl' else 'at'} {self.touchpoint}" if self.touchpoint else ""
-        return f"{'lage' if lang == 'nl' else 'low'} {self.metric}{where}"
-
-
-def low_score_name(metric: str, touchpoint: str | None) -> str:
-    return f"low {metric} at {touchpoint}" if touchpoint else f"low {metric}"
-
-
-# -- the counting process in the engine ---------------------------------------------------
-def occurrences(ws: Any, candidates: Sequence[Candidate]) -> ir.Table:
-    """(customer_id, ts, candidate, occurrence_id) for every occurrence of a candidate."""
-    parts: list[ir.Table] = []
-    touchpoints = [c for c in candidates if c.kind == "touchpoint"]
-    if touchpoints:
-        events = ws.events
-        names = ibis.memtable(
-            pd.DataFrame(
-                {
-                    "touchpoint": [c.touchpoint for c in touchpoints],
-                    "candidate": [c.name for c in touchpoints],
-                }
-            ),
-            schema={"touchpoint": "string", "candidate": "string"},
-        )
-        joined = events.join(names, "touchpoint")
-        parts.append(
-            joined.select(
-                customer_id=joined.customer_id.cast("string"),
-                ts=joined.ts.cast("timestamp('UTC')"),
-                candidate=joined.candidate.cast("string"),
-                occurrence_id=joined.event_id.cast("string"),
-            )
-        )
-    low = [c for c in candidates if c.kind == "low_score"]
-    if low:
-        thresholds = ws.journey.bad_experience
-        feedback = ws.feedback.filter(ws.feedback.customer_id.notnull())
-        for candidate in low:
-            limit = thresholds.threshold(str(candidate.metric))
-            if limit is None:
-                continue
-            where = (feedback.metric == candidate.metric) & (feedback.score <= limit)
-            if candidate.touchpoint:
-                where &= feedback.touchpoint == candidate.touchpoint
-            elif not candidate.any_touchpoint:
-                where &= feedback.touchpoint.isnull()
-            rows = feedback.filter(where)
-            parts.append(
-                rows.select(
-                    customer_id=rows.customer_id.cast("string"),
-                    ts=rows.ts.cast("timestamp('UTC')"),
-                    candidate=ibis.literal(candidate.name, type="string"),
-                    occurrence_id=rows.response_id.cast("string"),
-                )
-            )
-    if not parts:
-        raise ValueError("no candidate drivers to count")
-    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-
-
-def grouped_exposure(
-    ws: Any,
-    occurrences_table: ir.Table,
-    candidate_names: Sequence[str],
-    cap: int,
-    coding: str = "per_occurrence",
-    adjust_for: Sequence[str] = (),
-    cuts: Sequence[float] = DEFAULT_CUTS,
-    period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
-) -> pd.DataFrame:
-    """Exposure days and churn events per (tenure interval, adjustment groups, capped counts).
-
-    Columns: interval, one column per ``adjust_for`` name, c0..c{k-1} (capped counts of each
-    candidate so far, or 0/1 when ``coding == "ever"``), exposure_days, events,
-    period_days (exposure inside ``period``), period_value_days (the same weighted by
-    customers.value). Only this small table leaves the engine.
-    """
-    episodes = episode_table(
-        ws, occurrences_table, candidate_names, cap, coding, adjust_for, cuts, period
-    )
-    strata_names = [f"s{i}" for i in range(len(adjust_for))]
-    word_cols = [c for c in episodes.columns if c.startswith("w")]
-    grouped = episodes.group_by(["interval", *strata_names, *word_cols]).aggregate(
-        exposure_days=episodes.exposure.sum(),
-        events=episodes.event.sum(),
-        period_days=episodes.in_period.sum(),
-        period_value_days=(episodes.in_period * episodes.value).sum(),
-    )
-    frame = grouped.execute()
-    limit = cap if coding == "per_occurrence" else 1
-    counts = unpack(frame, _packing(candidate_names, limit), limit)
-    frame = pd.concat([frame.drop(columns=word_cols), counts], axis=1)
-    # relabel in place: rename() would copy the whole (possibly million-row) table
-    names = dict(zip(strata_names, adjust_for, strict=True))
-    frame.columns = [names.get(c, c) for c in frame.columns]
-    return frame
-
-
-def _packing(candidate_names: Sequence[str], limit: int) -> pd.DataFrame:
-    """Where each candidate's count lives: a digit in base (limit + 1) of one of a few words.
-
-    Counts never exceed ``limit``, so summing ``base ** digit`` per occurrence keeps each digit
-    exact; a window then needs one running sum per word instead of one per candidate.
-    Columns: candidate, order_key (its position), w0, w1, ... (the increment for each word).
-    """
-    base = limit + 1
-    per_word = max(1, int(62 // math.log2(base)))
-    n_words = max(1, -(-len(candidate_names) // per_word))
-    rows = []
-    for i, name in enumerate(candidate_names):
-        word, digit = divmod(i, per_word)
-        increments = {f"w{w}": (base**digit if w == word else 0) for w in range(n_words)}
-        rows.append({"candidate": name, "order_key": i, **increments})
-    frame = pd.DataFrame(rows)
-    return frame.astype({c: "int64" for c in frame.columns if c != "candidate"})
-
-
-def unpack(frame: pd.DataFrame, packing: pd.DataFrame, limit: int) -> pd.DataFrame:
-    """The capped count of each candidate (c0, c1, ...) from the packed words."""
-    words = [c for c in packing.columns if c.startswith("w")]
-    counts = {}
-    for i, row in packing.reset_index(drop=True).iterrows():
-        word = next(w for w in words if row[w] > 0)
-        packed = frame[word].to_numpy(dtype="int64")
-        counts[f"c{i}"] = (packed // int(row[word])) % (limit + 1)
-    return pd.DataFrame(counts, index=frame.index)
-
-
-def episode_table(
-    ws: Any,
-    occurrences_table: ir.Table,
-    candidate_names: Sequence[str],
-    cap: int,
-    coding: str = "per_occurrence",
-    adjust_for: Sequence[str] = (),
-    cuts: Sequence[float] = DEFAULT_CUTS,
-    period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
-) -> ir.Table:
-    """The start–stop episodes as an Ibis expression (one row per customer × episode).
-
-    Columns: customer_id, interval, s0.. (adjustment groups), c0.. (capped counts so far),
-    exposure (days), event (1 when the episode ends in churn), in_period (days inside
-    ``period``), value (customers.value, 0 when missing).
-    """
-    lifetimes = customer_lifetimes(ws)
-    lifetimes = lifetimes.filter(~lifetimes.too_new & (lifetimes.duration_days > 0))
-    people = lifetimes.select(
-        "customer_id",
-        start_s=lifetimes.start.epoch_seconds().cast("float64"),
-        duration=lifetimes.duration_days,
-        churned=lifetimes.churned,
-    )
-    customers = ws.customers.select("customer_id", value=ws.customers.value.fill_null(0.0))
-    people = people.left_join(customers, "customer_id").select(
-        "customer_id",
-        "start_s",
-        "duration",
-        "churned",
-        value=ibis.coalesce(ibis._.value, 0.0),
-    )
-    strata_names = [f"s{i}" for i in range(len(adjust_for))]
-    for name, column in zip(adjust_for, strata_names, strict=True):
-        attribute = customer_attribute(ws, name).rename(attribute_id="customer_id")
-        joined = people.left_join(attribute, people.customer_id == attribute.attribute_id)
-        people = joined.select(*people.columns, **{column: joined.group.fill_null(MISSING)})
-
-    occ = occurrences_table.join(people, "customer_id")
-    t = (occ.ts.epoch_seconds().cast("float64") - occ.start_s) / SECONDS_PER_DAY
-    occ = occ.select(
-        "customer_id",
-        t=ibis.greatest(t, 0.0),
-        candidate=occ.candidate,
-        occurrence_id=occ.occurrence_id,
-        duration=occ.duration,
-    )
-    # strictly before the end of the lifetime: a churn moment cannot explain itself
-    occ = occ.filter(occ.t < occ.duration)
-    # Occurrences past the cap leave the capped count unchanged: drop them. That keeps every
-    # count below the packing base, so several counts can share one integer (see _packing).
-    limit = cap if coding == "per_occurrence" else 1
-    nth = ibis.row_number().over(
-        ibis.window(group_by=[occ.customer_id, occ.candidate], order_by=[occ.t, occ.occurrence_id])
-    )
-    occ = occ.mutate(nth=nth).filter(ibis._.nth < limit)
-    weights = _packing(candidate_names, limit)
-    word_cols = [c for c in weights.columns if c.startswith("w")]
-    occ = occ.join(ibis.memtable(weights), "candidate")
-    occ_rows = occ.select(
-        "customer_id",
-        "t",
-        order_key=occ.order_key.cast("int64"),
-        **{col: occ[col].cast("int64") for col in word_cols},
-    )
-    zeros = {col: ibis.literal(0, type="int64") for col in word_cols}
-    cut_table = ibis.memtable(
-        pd.DataFrame({"cut": [float(c) for c in cuts]}, dtype="float64"), schema={"cut": "float64"}
-    )
-    crossed = people.select("customer_id", "duration").cross_join(cut_table)
-    crossed = crossed.filter(crossed.cut < crossed.duration)
-    cut_rows = crossed.select(
-        "customer_id", t=crossed.cut, order_key=ibis.literal(-1, type="int64"), **zeros
-    )
-    start_rows = people.select(
-        "customer_id", t=ibis.literal(0.0), order_key=ibis.literal(-1, type="int64"), **zeros
-    )
-    rows = ibis.union(start_rows, cut_rows, occ_rows, distinct=False)
-
-    # Ties in time are ordered by candidate; rows tied on both carry equal increments, so the
-    # running totals at the end of each tie (the only ones with exposure) do not depend on it.
-    order = [rows.t, rows.order_key]
-    running = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
-    following = ibis.window(group_by=rows.customer_id, order_by=order)
-    rows = rows.select(
-        "customer_id",
-        t0=rows.t,
-        t1=rows.t.lead().over(following),
-        **{col: rows[col].sum().over(running).cast("int64") for col in word_cols},
-    )
-    rows = rows.join(people, "customer_id")
-    last = rows.t1.isnull()
-    t1 = ibis.coalesce(rows.t1, rows.duration)
-    interval = _interval_of(rows.t0, cuts)
-    lower, upper = period
-    seg_start = rows.start_s + rows.t0 * SECONDS_PER_DAY
-    seg_end = rows.start_s + t1 * SECONDS_PER_DAY
-    if lower is not None:
-        seg_start = ibis.greatest(seg_start, float(lower.timestamp()))
-    if upper is not None:
-        seg_end = ibis.least(seg_end, float(upper.timestamp()))
-    in_period = ibis.greatest(seg_end - seg_start, 0.0) / SECONDS_PER_DAY
-    return rows.select(
-        "customer_id",
-        interval=interval,
-        **{s: rows[s] for s in strata_names},
-        **{col: rows[col] for col in word_cols},
-        exposure=t1 - rows.t0,
-        event=ibis.ifelse(last & rows.churned, 1, 0),
-        in_period=in_period,
-        value=rows.value,
-    )
-
-
-def _candidate_index(candidate: ir.StringValue, names: Sequence[str]) -> ir.IntegerValue:
-    return ibis.cases(*[(candidate == name, i) for i, name in enumerate(names)], else_=-1)
-
-
-def _interval_of(t0: ir.FloatingValue, cuts: Sequence[float]) -> ir.IntegerValue:
-    """Index of the tenure interval an episode starts in (episodes never cross a cut)."""
-    if not cuts:
-        return ibis.literal(0, type="int64")
-    branches = [(t0 < float(c), i) for i, c in enumerate(cuts)]
-    return ibis.cases(*branches, else_=len(cuts))
-
-
-# -- the model on the grouped table --------------------------------------------------------
-@dataclass
-class PoissonFit:
-    coef: np.ndarray
-    cov: np.ndarray
-    names: list[str]
-    iterations: int
-    converged: bool
-
-
-def fit_poisson(
-    design: np.ndarray,
-    events: np.ndarray,
-    exposure: np.ndarray,
-    names: list[str],
-    max_iter: int = 50,
-    tol: float = 1e-9,
-) -> PoissonFit:
-    """Poisson log-linear fit with log(exposure) offset by Newton iterations with step halving.
-
-    The likelihood of grouped rows equals that of the ungrouped episodes up to a constant, so the
-    grouped table is all it needs. BLAS runs single-threaded here: for these tall, narrow
-    matrices thread start-up costs more than it saves, badly so on a busy machine.
-    """
-    if np.any(exposure <= 0):
-        raise ValueError("every grouped row needs positive exposure")
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _newton(design, events, np.log(exposure), names, max_iter, tol)
-
-
-def _newton(
-    design: np.ndarray,
-    events: np.ndarray,
-    offset: np.ndarray,
-    names: list[str],
-    max_iter: int,
-    tol: float,
-) -> PoissonFit:
-    # start from the overall rate: the first column block is the baseline per interval
-    rate = max(events.sum(), 0.5) / np.exp(offset).sum()
-    beta = np.zeros(design.shape[1])
-    baseline_cols = [i for i, n in enumerate(names) if n.startswith("interval:")]
-    beta[baseline_cols] = np.log(rate)
-
-    information = _information(design, names)
-
-    def loglik(b: np.ndarray) -> float:
-        eta = design @ b + offset
-        return float(events @ eta - np.exp(eta).sum())
-
-    current = loglik(beta)
-    converged = False
-    iterations = 0
-    while iterations < max_iter:
-        iterations += 1
-        mu = np.exp(design @ beta + offset)
-        gradient = design.T @ (events - mu)
-        hessian = information(mu)
-        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        scale = 1.0
-        while scale > 1e-6:
-            trial = beta + scale * step
-            value = loglik(trial)
-            if value >= current - 1e-12:
-                break
-            scale /= 2
-        beta, previous, current = trial, current, value
-        if abs(current - previous) < tol * (abs(current) + 1):
-            converged = True
-            break
-    cov = np.linalg.pinv(information(np.exp(design @ beta + offset)))
-    return PoissonFit(beta, cov, names, iterations, converged)
-
-
-def _information(design: np.ndarray, names: list[str]):
-    """X' diag(mu) X, using that the baseline columns are one-hot (one interval per row).
-
-    The baseline blocks reduce to sums per interval, so the dense product only involves the
-    other columns: several times faster when there are many tenure intervals.
-    """
-    baseline = np.array([n.startswith("interval:") for n in names])
-    others = np.flatnonzero(~baseline)
-    blocks = np.flatnonzero(baseline)
-    one_hot = design[:, blocks]
-    if blocks.size == 0 or not np.all(one_hot.sum(axis=1) == 1):
-        return lambda mu: design.T @ (design * mu[:, None])
-    block_of_row = one_hot.argmax(axis=1)
-    rest = np.ascontiguousarray(design[:, others])
-    one_hot_t = np.ascontiguousarray(one_hot.T)
-
-    def information(mu: np.ndarray) -> np.ndarray:
-        k = blocks.size
-        weighted = rest * mu[:, None]
-        full = np.zeros((design.shape[1], design.shape[1]))
-        full[np.ix_(blocks, blocks)] = np.diag(np.bincount(block_of_row, mu, minlength=k))
-        # sums of the weighted covariates per interval, as one matrix product
-        cross = one_hot_t @ weighted if others.size else np.zeros((k, 0))
-        full[np.ix_(blocks, others)] = cross
-        full[np.ix_(others, blocks)] = cross.T
-        full[np.ix_(others, others)] = rest.T @ weighted
-        return full
-
-    return information
-
-
-def bh_qvalues(p_values: Iterable[float]) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values)."""
-    p = np.asarray(list(p_values), dtype=float)
-    n = len(p)
-    if n == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(n)
-    q[order] = np.minimum(ranked, 1.0)
-    return q
-
-
-def design_matrix(
-    frame: pd.DataFrame, count_cols: Sequence[str], adjust_for: Sequence[str], n_intervals: int
-) -> tuple[np.ndarray, list[str], dict[str, str]]:
-    """Interval indicators (the baseline), adjustment-group indicators, then the covariates.
-
-    Intervals without any churn would push their baseline to minus infinity; they are merged
-    with their neighbour first. The reference adjustment group is the largest one.
-    """
-    intervals = frame["interval"].to_numpy()
-    events_per = np.bincount(intervals, weights=frame["events"], minlength=n_intervals)
-    merged = np.zeros(n_intervals, dtype=int)
-    block = 0
-    has_event = False
-    for i in range(n_intervals):
-        if has_event and events_per[i] > 0:
-            block += 1
-            has_event = False
-        merged[i] = block
-        has_event = has_event or events_per[i] > 0
-    blocks = merged[intervals]
-    used = np.unique(blocks)
-    columns = [(blocks == b).astype(float) for b in used]
-    names = [f"interval:{b}" for b in used]
-    references: dict[str, str] = {}
-    for name in adjust_for:
-        levels = frame.groupby(name)["exposure_days"].sum().sort_values(ascending=False)
-        references[name] = str(levels.index[0])
-        for level in levels.index[1:]:
-            columns.append((frame[name] == level).to_numpy(dtype=float))
-            names.append(f"{name}:{level}")
-    for col in count_cols:
-        columns.append(frame[col].to_numpy(dtype=float))
-        names.append(col)
-    return np.column_stack(columns), names, references
-
-
-# -- the analysis ---------------------------------------------------------------------------
 @dataclass
 class DriversResult(Result):
     """Churn drivers ranked: hazard ratios, q-values and customers (and value) lost."""
@@ -524,6 +130,7 @@ class DriversResult(Result):
     exposure_days: float
     has_value: bool
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # driver: {lang: why}
 
     def to_pandas(self) -> pd.DataFrame:
         return self.drivers
@@ -543,6 +150,10 @@ class DriversResult(Result):
             "churned": self.churned,
             "exposure_days": self.exposure_days,
             "drivers": frame_records(self.drivers),
+            "not_estimable": [
+                {"driver": name, "reason": why["en"], "reason_nl": why["nl"]}
+                for name, why in self.reasons.items()
+            ],
             "adjustments": frame_records(self.adjustments),
         }
 
@@ -559,32 +170,57 @@ class DriversResult(Result):
             parts.append(f"{'t/m' if nl else 'through'} {last_day}")
         return " " + " ".join(parts)
 
+    def _label(self, driver: str, lang: str) -> str:
+        return self.labels.get(driver, {}).get(lang, driver)
+
     def sentence(self, row: pd.Series, lang: str = "en") -> str:
         """One plain sentence for one driver (a row of ``to_pandas()``)."""
         nl = check_lang(lang) == "nl"
-        label = self.labels.get(row.driver, {}).get(lang, row.driver)
-        hr = fmt_num(row.hazard_ratio, lang, 1)
-        interval = f"{fmt_num(row.hr_lower, lang, 1)}–{fmt_num(row.hr_upper, lang, 1)}"
-        lost = fmt_num(max(row.customers_lost, 0.0), lang)
-        lost_ci = f"{fmt_num(row.lost_lower, lang)}–{fmt_num(row.lost_upper, lang)}"
-        once = "per keer" if nl else "each time"
-        if self.coding == "ever":
-            once = "na de eerste keer" if nl else "after the first time"
-        if nl:
-            text = (
-                f"{label}: klanten die dit meemaakten vertrokken {hr}× zo snel ({interval}, "
-                f"{once}); ≈ {lost} klanten verloren{self._period_words(lang)} ({lost_ci})"
+        label = self._label(row.driver, lang)
+        if not row.estimable:
+            why = self.reasons.get(row.driver, {}).get(lang, str(row.reason))
+            head = (
+                "niet te schatten uit deze gegevens" if nl else "cannot be estimated from this data"
             )
-            if self.has_value and row.value_lost == row.value_lost:
+            return f"{label}: {head}: {why}."
+        hr, interval = fmt_interval(
+            row.hazard_ratio, row.hr_lower, row.hr_upper, lang, 1, reference=1.0
+        )
+        protective = row.customers_lost < 0
+        lost, lost_ci = fmt_interval(
+            abs(row.customers_lost),
+            abs(row.lost_upper) if protective else row.lost_lower,
+            abs(row.lost_lower) if protective else row.lost_upper,
+            lang,
+        )
+        of = fmt_num(row.churners_exposed, lang)
+        once = "per keer" if nl else "each time"
+        if row.kind == "attribute":
+            once = "tegenover de referentiegroep" if nl else "against the reference group"
+        elif self.coding == "ever":
+            once = "na de eerste keer" if nl else "after the first time"
+        period = self._period_words(lang)
+        if nl:
+            effect = (
+                f"≈ {lost} klanten behouden{period} ({lost_ci})"
+                if protective
+                else f"≈ {lost} klanten verloren{period} ({lost_ci}, van {of} vertrekkers die dit hadden)"
+            )
+            text = f"{label}: klanten die dit meemaakten vertrokken {hr}× zo snel ({interval}, {once}); {effect}"
+            if self.has_value and row.value_lost == row.value_lost and not protective:
                 text += f", waarde ≈ {fmt_num(row.value_lost, lang)}"
             if not row.significant:
                 text += " — niet aantoonbaar (q = " + fmt_num(row.q_value, lang, 2) + ")"
             return text + "."
-        text = (
-            f"{label}: customers who had one churned {hr}× as fast ({interval}, {once}); "
-            f"≈ {lost} customers lost{self._period_words(lang)} ({lost_ci})"
+        effect = (
+            f"≈ {lost} customers kept{period} ({lost_ci})"
+            if protective
+            else f"≈ {lost} customers lost{period} ({lost_ci}, of {of} churners who had it)"
         )
-        if self.has_value and row.value_lost == row.value_lost:
+        text = (
+            f"{label}: customers who had one churned {hr}× as fast ({interval}, {once}); {effect}"
+        )
+        if self.has_value and row.value_lost == row.value_lost and not protective:
             text += f", value ≈ {fmt_num(row.value_lost, lang)}"
         if not row.significant:
             text += " — not demonstrable (q = " + fmt_num(row.q_value, lang, 2) + ")"
@@ -592,82 +228,55 @@ class DriversResult(Result):
 
     def summary(self, lang: str = "en") -> str:
         nl = check_lang(lang) == "nl"
-        significant = self.drivers[self.drivers.significant]
+        table = self.drivers
+        significant = table[table.estimable & table.significant]
         adjusted = ", ".join(["tenure", *self.adjusted_for])
+        fdr = fmt_num(100 * self.fdr, lang)
+        tested = int(table.estimable.sum())
         if nl:
             adjusted = adjusted.replace("tenure", "klantduur")
             caveat = f"Verbanden, gecorrigeerd voor {adjusted}; geen bewezen oorzaken."
-            if significant.empty:
-                head = "Geen aantoonbare churn-drivers"
-                return f"{head} (FDR {fmt_num(100 * self.fdr, lang)}%). {caveat}"
         else:
             caveat = f"Associations adjusted for {adjusted}; not proven causes."
-            if significant.empty:
-                head = "No demonstrable churn drivers"
-                return f"{head} (FDR {fmt_num(100 * self.fdr, lang)}%). {caveat}"
+        parts: list[str] = []
         harmful = significant[significant.hazard_ratio > 1]
-        sentences = [self.sentence(row, lang) for _, row in harmful.head(5).iterrows()]
-        return " ".join([*sentences, caveat])
-
-
-def default_candidates(ws: Any, min_customers: int = 20) -> list[Candidate]:
-    """Every touchpoint seen in events but churn touchpoints, and low scores per metric × touchpoint.
-
-    Touchpoints and low-score kinds seen by fewer than ``min_customers`` customers are left out:
-    there is too little to estimate.
-    """
-    churn = set(ws.journey.churn.touchpoints)
-    events = ws.events
-    seen = (
-        events.group_by("touchpoint")
-        .aggregate(customers=events.customer_id.nunique())
-        .filter(ibis._.customers >= min_customers)
-        .order_by("touchpoint")
-        .execute()
-    )
-    result = [
-        Candidate(tp, "touchpoint", touchpoint=tp) for tp in seen.touchpoint if tp not in churn
-    ]
-    thresholds = ws.journey.bad_experience
-    feedback = ws.feedback.filter(ws.feedback.customer_id.notnull())
-    metrics = [m for m in FEEDBACK_METRICS if thresholds.threshold(m) is not None]
-    if metrics:
-        bad = ibis.literal(False)
-        for metric in metrics:
-            bad |= (feedback.metric == metric) & (feedback.score <= thresholds.threshold(metric))
-        lows = (
-            feedback.filter(bad)
-            .group_by(["metric", "touchpoint"])
-            .aggregate(customers=feedback.customer_id.nunique())
-            .filter(ibis._.customers >= min_customers)
-            .order_by(["metric", "touchpoint"])
-            .execute()
-        )
-        for row in lows.itertuples():
-            touchpoint = row.touchpoint if isinstance(row.touchpoint, str) else None
-            result.append(
-                Candidate(
-                    low_score_name(row.metric, touchpoint), "low_score", touchpoint, row.metric
-                )
+        if harmful.empty:
+            parts.append(
+                f"Geen aantoonbare churn-drivers onder {fmt_num(tested, lang)} geschatte kandidaten (FDR {fdr}%)."
+                if nl
+                else f"No demonstrable churn drivers among {fmt_num(tested, lang)} estimated candidates (FDR {fdr}%)."
             )
-    return result
-
-
-def _resolve(ws: Any, candidates: Sequence[str | Candidate] | None) -> list[Candidate]:
-    if candidates is None:
-        return default_candidates(ws)
-    known = {c.name: c for c in default_candidates(ws, min_customers=1)}
-    resolved = []
-    for item in candidates:
-        if isinstance(item, Candidate):
-            resolved.append(item)
-        elif item in known:
-            resolved.append(known[item])
         else:
-            raise ValueError(
-                f"unknown candidate driver {item!r}; choose from: {', '.join(sorted(known))}"
+            top = harmful[harmful["rank"] == harmful["rank"].min()]
+            if len(top) > 1:
+                names = ", ".join(self._label(d, lang) for d in top.driver)
+                parts.append(
+                    f"Gedeelde eerste plaats, want hun intervallen van verloren klanten overlappen: {names}."
+                    if nl
+                    else f"Tied at the top, as their customers-lost intervals overlap: {names}."
+                )
+            parts.extend(self.sentence(row, lang) for _, row in harmful.head(5).iterrows())
+        kept = significant[significant.hazard_ratio < 1]
+        if not kept.empty:
+            parts.extend(self.sentence(row, lang) for _, row in kept.head(3).iterrows())
+        refused = table[~table.estimable]
+        if not refused.empty:
+            items = "; ".join(
+                f"{self._label(d, lang)} ({self.reasons.get(d, {}).get(lang, '')})"
+                for d in refused.driver
             )
-    return resolved
+            parts.append(
+                f"Niet te schatten uit deze gegevens: {items}."
+                if nl
+                else f"Cannot be estimated from this data: {items}."
+            )
+        return " ".join([*parts, caveat])
+
+
+def _empty_occurrences() -> Any:
+    schema = {"customer_id": "string", "ts": "timestamp('UTC')", "candidate": "string",
+              "occurrence_id": "string"}  # fmt: skip
+    return ibis.memtable(pd.DataFrame({k: pd.Series(dtype=object) for k in schema}), schema=schema)
 
 
 def drivers(
@@ -678,207 +287,274 @@ def drivers(
     period: tuple[Any, Any] | None = None,
     fdr: float = 0.05,
     max_count: int = 10,
-    cuts: Sequence[float] = DEFAULT_CUTS,
+    cuts: Sequence[float] | None = None,
+    by: Sequence[str] | None = None,
 ) -> DriversResult:
     """Hazard ratio of every candidate driver of churn, adjusted for tenure and ``adjust_for``.
 
     ``candidates``: touchpoint names and/or low-score names ("low csat at delivery", "low nps");
     by default every touchpoint seen in events (churn touchpoints excepted) and every metric ×
-    touchpoint with low scores, each seen by at least 20 customers. ``coding``: "per_occurrence"
-    (hazard ratio per occurrence, counts capped at ``max_count``) or "ever". ``period``: (start,
-    end) over which customers lost are counted (default: all data). ``fdr``: false-discovery rate
-    for ``significant`` (Benjamini–Hochberg). See the module docstring for the method.
+    touchpoint with low scores, each seen by at least 20 customers. ``by``: customer attributes
+    whose levels are the candidates instead (time-fixed, each against its largest level); the
+    default on a workspace without events. ``coding``: "per_occurrence" or "ever". ``period``:
+    (start, end) over which customers lost are counted (default: all data). ``fdr``:
+    false-discovery rate for ``significant`` (Benjamini–Hochberg). ``cuts``: tenure cuts in days
+    (default: chosen from the churn times). See the module docstring for the method.
     """
     if coding not in CODINGS:
         raise ValueError(f"unknown coding {coding!r}; choose one of: {', '.join(CODINGS)}")
     if not 0 < fdr < 1:
         raise ValueError("fdr must lie between 0 and 1")
-    chosen = _resolve(ws, candidates)
-    if not chosen:
-        raise ValueError("no candidate drivers: no touchpoints or low scores seen often enough")
+    if max_count < 1:
+        raise ValueError("max_count must be at least 1")
     lower, upper = time_bounds(*(period or (None, None)))
-    names = [c.name for c in chosen]
-    count_cols = [f"c{i}" for i in range(len(chosen))]
-    adjust_for = list(adjust_for)
+    if by is None and candidates is None and int(ws.events.count().execute()) == 0:
+        by = default_attributes(ws)
+        if not by:
+            raise ValueError("no events and no customer attribute with 2 to 12 levels to compare")
+    by = list(by or [])
+    chosen = [] if by else resolve(ws, candidates)
+    if not chosen and not by:
+        raise ValueError("no candidate drivers: no touchpoints or low scores seen often enough")
+    cuts = tuple(tenure_cuts(ws) if cuts is None else cuts)
+    adjust = [a for a in adjust_for if a not in by]
+    names = [c.name for c in chosen] or [NO_CANDIDATE]
+    occ = occurrences(ws, chosen) if chosen else _empty_occurrences()
     frame = grouped_exposure(
-        ws, occurrences(ws, chosen), names, max_count, coding, adjust_for, cuts, (lower, upper)
+        ws, occ, names, max_count, coding, [*adjust, *by], cuts, (lower, upper)
     )
     frame = frame[frame.exposure_days > 0].reset_index(drop=True)
     if frame.empty or frame.events.sum() == 0:
         raise ValueError("no churn observed: nothing to explain")
-    # a candidate nobody had before their lifetime ended cannot be estimated: leave it out
-    estimable = [col for col in count_cols if (frame[col] > 0).any()]
-    design, columns, _ = design_matrix(frame, estimable, adjust_for, len(cuts) + 1)
+
+    labels: dict[str, dict[str, str]] = {}
+    specs: list[dict[str, Any]] = []  # one per candidate column of the design
+    reasons: dict[str, tuple[str, dict[str, Any]]] = {}
+    if chosen:
+        timing = candidate_timing(ws, occ)
+        counts = occurrence_counts(ws, chosen)
+        for i, c in enumerate(chosen):
+            exposed, total = counts.get(c.name, (0, 0))
+            specs.append({"column": f"c{i}", "driver": c.name, "kind": c.kind,
+                          "touchpoint": c.touchpoint, "metric": c.metric,
+                          "customers_exposed": exposed, "occurrences": total})  # fmt: skip
+            labels[c.name] = {lang: label_of(ws, c, lang) for lang in ("en", "nl")}
+            found = timing_reason(timing.get(c.name))
+            if found:
+                reasons[f"c{i}"] = found
+    for attribute in by:
+        sizes = level_sizes(ws, attribute)
+        levels = frame.groupby(attribute)["exposure_days"].sum().sort_values(ascending=False)
+        for level in levels.index[1:]:
+            column = f"a{len(specs)}"
+            frame[column] = (frame[attribute] == level).astype(float)
+            name = f"{attribute} = {level}"
+            n = sizes.get(str(level), 0)
+            specs.append({"column": column, "driver": name, "kind": "attribute",
+                          "touchpoint": None, "metric": None,
+                          "customers_exposed": n, "occurrences": n})  # fmt: skip
+            reference = f"{attribute} = {levels.index[0]}"
+            labels[name] = {"en": f"{name} (vs {reference})", "nl": f"{name} (t.o.v. {reference})"}
+            if n < MIN_CUSTOMERS:
+                reasons[column] = ("too_few", {"n": n})
+    for spec in specs:
+        if spec["column"] not in reasons:
+            found = table_reason(frame, spec["column"], spec["customers_exposed"])
+            if found:
+                reasons[spec["column"]] = found
+
     events = frame.events.to_numpy(dtype=float)
     exposure = frame.exposure_days.to_numpy(dtype=float)
-    fit = fit_poisson(design, events, exposure, columns)
+    n_intervals = len(cuts) + 1
+    remaining = [s["column"] for s in specs if s["column"] not in reasons]
+    by_column = {s["column"]: s for s in specs}
+    fit = design = columns = None
+    for _ in range(len(remaining) + 1):
+        design, columns, _refs = design_matrix(frame, remaining, adjust, n_intervals)
+        mu = exposure * events.sum() / exposure.sum()
+        with threadpool_limits(limits=1, user_api="blas"):
+            information = _information(design, columns)(mu)
+        lockstep = collinear_columns(information, columns, remaining)
+        if lockstep:
+            for col, partners in lockstep.items():
+                reasons[col] = ("collinear", {"partners": partners})
+            remaining = [c for c in remaining if c not in lockstep]
+            continue
+        fit = fit_poisson(design, events, exposure, columns)
+        diverged = diverged_columns(fit, remaining) if remaining else []
+        if not diverged:
+            break
+        for col in diverged:
+            reasons[col] = ("diverged", {})
+        remaining = [c for c in remaining if c not in diverged]
+    assert fit is not None and design is not None and columns is not None
 
     z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
     se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
     has_value = bool(frame.period_value_days.sum() > 0)
-    occurrence_counts = _occurrence_counts(ws, chosen)
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        rate = np.exp(design @ fit.coef)  # hazard per day of each grouped row
-        period_days = frame.period_days.to_numpy(dtype=float)
-        observed_gradient = design.T @ (period_days * rate)
-        rows = [
-            _driver_row(
-                candidate,
-                columns.index(col),
-                design,
-                fit,
-                se,
-                z,
-                frame,
-                has_value,
-                occurrence_counts,
-                rate,
-                observed_gradient,
-            )
-            if col in estimable
-            else _inestimable_row(candidate, occurrence_counts)
-            for candidate, col in zip(chosen, count_cols, strict=True)
-        ]
-    table = pd.DataFrame(rows)
-    tested = table.p_value.notna()
-    table["q_value"] = np.nan
-    table.loc[tested, "q_value"] = bh_qvalues(table.p_value[tested])
-    table["significant"] = table.q_value.le(fdr)
-    # significant harmful drivers first, by customers lost; then the rest by p-value
-    harmful = table.significant & (table.hazard_ratio > 1)
-    table = pd.concat(
-        [
-            table[harmful].sort_values("customers_lost", ascending=False),
-            table[~harmful].sort_values("p_value"),
-        ]
-    ).reset_index(drop=True)
-    table["rank"] = np.arange(1, len(table) + 1)
-    table = table.reindex(columns=DRIVER_COLUMNS)
-    table["significant"] = table.significant.astype(bool)
-
-    adjustments = []
-    for k, name in enumerate(columns):
-        if name.startswith("interval:") or name in estimable:
-            continue
-        attribute, level = name.split(":", 1)
-        adjustments.append(
-            {
-                "attribute": attribute,
-                "group": level,
-                "hazard_ratio": float(np.exp(fit.coef[k])),
-                "hr_lower": float(np.exp(fit.coef[k] - z * se[k])),
-                "hr_upper": float(np.exp(fit.coef[k] + z * se[k])),
-            }
-        )
-    labels = {c.name: {lang: _label(ws, c, lang) for lang in ("en", "nl")} for c in chosen}
-    customers = _customer_count(ws)
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
+        rate = np.exp(np.minimum(design @ fit.coef, 700.0))  # hazard per day of each row
+        observed_gradient = design.T @ (frame.period_days.to_numpy(dtype=float) * rate)
+        rows = []
+        for spec in specs:
+            base = {k: v for k, v in spec.items() if k != "column"}
+            col = spec["column"]
+            if col in remaining:
+                rows.append({**base, **_estimate(col, columns, design, fit, se, z, frame,
+                                                 has_value, rate, observed_gradient,
+                                                 spec["customers_exposed"]), "estimable": True})  # fmt: skip
+            else:
+                rows.append({**base, "estimable": False, "reason": reasons[col][0]})
+    table = _rank(pd.DataFrame(rows), fdr)
+    why = {
+        spec["driver"]: _why(*reasons[spec["column"]], by_column, labels)
+        for spec in specs
+        if spec["column"] in reasons
+    }
     return DriversResult(
         drivers=table,
-        adjustments=pd.DataFrame(
-            adjustments, columns=["attribute", "group", "hazard_ratio", "hr_lower", "hr_upper"]
-        ),
+        adjustments=_adjustments(fit, se, z, columns, remaining),
         coding=coding,
         max_count=max_count,
-        adjusted_for=adjust_for,
+        adjusted_for=adjust,
         period=(
             None if lower is None else lower.isoformat(),
             None if upper is None else upper.isoformat(),
         ),
         fdr=fdr,
-        customers=customers,
+        customers=int(at_risk(ws).count().execute()),
         churned=int(events.sum()),
         exposure_days=float(exposure.sum()),
         has_value=has_value,
         labels=labels,
+        reasons=why,
     )
 
 
-def _label(ws: Any, candidate: Candidate, lang: str) -> str:
-    """The touchpoint's label from the journey when it has one, else its name."""
-    configured = ws.journey.touchpoints.get(candidate.touchpoint or "")
-    if candidate.kind == "touchpoint" and configured is not None and configured.label:
-        return configured.label
-    return candidate.label(lang)
+def _why(
+    code: str,
+    details: dict[str, Any],
+    by_column: dict[str, dict[str, Any]],
+    labels: dict[str, dict[str, str]],
+) -> dict[str, str]:
+    """The reason a candidate cannot be estimated, in each language."""
+    out = {}
+    for lang in ("en", "nl"):
+        found = dict(details)
+        if "partners" in found:
+            named = [by_column[p]["driver"] if p in by_column else p for p in found["partners"]]
+            found["partners"] = partner_labels(named, {d: v[lang] for d, v in labels.items()}, lang)
+        out[lang] = reason_text(code, lang, **found)
+    return out
 
 
-def _customer_count(ws: Any) -> int:
-    lifetimes = customer_lifetimes(ws)
-    return int(
-        lifetimes.filter(~lifetimes.too_new & (lifetimes.duration_days > 0)).count().execute()
+def _rank(table: pd.DataFrame, fdr: float) -> pd.DataFrame:
+    """q-values over the estimable rows; significant harmful first, tied where intervals overlap."""
+    table = table.reindex(columns=DRIVER_COLUMNS)
+    table["estimable"] = table.estimable.astype(bool)
+    tested = table.estimable & table.p_value.notna()
+    table["q_value"] = np.nan
+    if tested.any():
+        table.loc[tested, "q_value"] = bh_qvalues(table.p_value[tested])
+    table["significant"] = table.q_value.le(fdr).astype(bool)
+    harmful = table.significant & (table.hazard_ratio > 1)
+    rest = table.estimable & ~harmful
+    table = pd.concat(
+        [
+            table[harmful].sort_values("customers_lost", ascending=False),
+            table[rest].sort_values("p_value"),
+            table[~table.estimable].sort_values("driver"),
+        ]
+    ).reset_index(drop=True)
+    ranks: list[float] = []
+    tied = [False] * len(table)
+    leader_lower = -np.inf
+    rank = 0
+    for i, row in enumerate(table.itertuples()):
+        if not row.estimable:
+            ranks.append(np.nan)
+            continue
+        is_harmful = bool(row.significant and row.hazard_ratio > 1)
+        if i > 0 and is_harmful and row.lost_upper >= leader_lower:
+            tied[i] = tied[i - 1] = True  # shares the rank of the group it overlaps
+        else:
+            rank = i + 1
+            leader_lower = row.lost_lower if is_harmful else np.inf
+        ranks.append(float(rank))
+    table["rank"] = ranks
+    table["tied"] = tied
+    return table
+
+
+def _adjustments(
+    fit: PoissonFit, se: np.ndarray, z: float, columns: list[str], candidates: list[str]
+) -> pd.DataFrame:
+    rows = []
+    for k, name in enumerate(columns):
+        if name.startswith("interval:") or name in candidates:
+            continue
+        attribute, level = name.split(":", 1)
+        beta, s = float(fit.coef[k]), float(se[k])
+        finite = abs(beta) <= 10 and s <= 5
+        rows.append(
+            {
+                "attribute": attribute,
+                "group": level,
+                "hazard_ratio": float(np.exp(beta)) if finite else np.nan,
+                "hr_lower": float(np.exp(beta - z * s)) if finite else np.nan,
+                "hr_upper": float(np.exp(beta + z * s)) if finite else np.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["attribute", "group", "hazard_ratio", "hr_lower", "hr_upper"]
     )
 
 
-def _occurrence_counts(ws: Any, chosen: Sequence[Candidate]) -> dict[str, tuple[int, int]]:
-    """Customers with at least one occurrence and occurrences in total, per candidate."""
-    occ = occurrences(ws, chosen)
-    counts = (
-        occ.group_by("candidate")
-        .aggregate(customers=occ.customer_id.nunique(), total=count_true(occ.ts.notnull()))
-        .execute()
-    )
-    return {r.candidate: (int(r.customers), int(r.total)) for r in counts.itertuples()}
-
-
-def _inestimable_row(
-    candidate: Candidate, occurrence_counts: dict[str, tuple[int, int]]
-) -> dict[str, Any]:
-    exposed, total = occurrence_counts.get(candidate.name, (0, 0))
-    return {
-        "driver": candidate.name,
-        "kind": candidate.kind,
-        "touchpoint": candidate.touchpoint,
-        "metric": candidate.metric,
-        "customers_exposed": exposed,
-        "occurrences": total,
-    }
-
-
-def _driver_row(
-    candidate: Candidate,
-    j: int,
+def _estimate(
+    col: str,
+    columns: list[str],
     design: np.ndarray,
     fit: PoissonFit,
     se: np.ndarray,
     z: float,
     frame: pd.DataFrame,
     has_value: bool,
-    occurrence_counts: dict[str, tuple[int, int]],
     rate: np.ndarray,
     observed_gradient: np.ndarray,
+    customers_exposed: int,
 ) -> dict[str, Any]:
-    """Hazard ratio, p-value and customers (value) lost of the candidate in column ``j``.
+    """Hazard ratio, p-value and customers (value) lost of the candidate in column ``col``.
 
-    ``rate``: the fitted hazard per day of each grouped row; ``observed_gradient``: the
-    gradient of the expected churners in the period over the coefficients (shared by all rows).
+    Customers lost are bounded by the churners among the exposed in the period (above) and by
+    minus the customers exposed (customers kept, below); so is their interval.
     """
+    j = columns.index(col)
     period_days = frame.period_days.to_numpy(dtype=float)
     period_value = frame.period_value_days.to_numpy(dtype=float)
-    beta, s = fit.coef[j], se[j]
+    beta, s = float(fit.coef[j]), float(se[j])
     x = design[:, j]
     removed = rate * np.exp(-x * beta)
     lost = float(period_days @ (rate - removed))
-    # delta method: gradient of the attributable number over all coefficients
     grad_removed = design.T @ (period_days * removed)
     grad_removed[j] = 0.0  # the removed coefficient no longer enters
     gradient = observed_gradient - grad_removed
     lost_se = float(np.sqrt(max(gradient @ fit.cov @ gradient, 0.0)))
+    churners_exposed = int(frame.period_events.to_numpy(dtype=float)[x > 0].sum())
+    low_bound, high_bound = -float(customers_exposed), float(churners_exposed)
+
+    def clip(v: float) -> float:
+        return float(min(max(v, low_bound), high_bound))
+
     value_lost = float(period_value @ (rate - removed)) if has_value else np.nan
     p = float(2 * stats.norm.sf(abs(beta / s))) if s > 0 else np.nan
-    exposed, total = occurrence_counts.get(candidate.name, (0, 0))
     return {
-        "driver": candidate.name,
-        "kind": candidate.kind,
-        "touchpoint": candidate.touchpoint,
-        "metric": candidate.metric,
-        "customers_exposed": exposed,
-        "occurrences": total,
         "hazard_ratio": float(np.exp(beta)),
         "hr_lower": float(np.exp(beta - z * s)),
         "hr_upper": float(np.exp(beta + z * s)),
         "p_value": p,
-        "customers_lost": lost,
-        "lost_lower": lost - z * lost_se,
-        "lost_upper": lost + z * lost_se,
+        "customers_lost": clip(lost),
+        "lost_lower": clip(lost - z * lost_se),
+        "lost_upper": clip(lost + z * lost_se),
+        "churners_exposed": churners_exposed,
         "value_lost": value_lost,
     }
