@@ -89,3 +89,15 @@ def test_stop_words_and_ngrams_of_content_lemmas():
     grams = ngrams(["the", "delivery", "be", "very", "late", "today"], "en", (1, 2))
     assert grams == ["delivery", "late", "today", "delivery late", "late today"]
     assert ngrams(["late"], "en", (2, 2)) == []
+
+
+def test_short_comments_take_the_language_of_the_rest_unless_clearly_another():
+    portuguese = ["Entrega rápida e produto excelente", "O atendimento foi muito demorado"] * 3
+    docs = analyse_all(["bom", "ruim", "ok", "top", "goed", *portuguese])
+    assert [d.language for d in docs[:5]] == ["pt", "pt", "pt", "pt", "nl"]
+    dutch = ["Snel geleverd en goed verpakt", "De bezorger was vriendelijk en snel"] * 3
+    docs = analyse_all(["bom", "ruim", "ok", "top", "ótimo", *dutch])
+    assert [d.language for d in docs[:5]] == ["nl", "nl", "nl", "nl", "pt"]
+    # the customer's language decides for a short comment
+    hinted = analyse_all(["ruim", *dutch], hints=["pt", *[None] * len(dutch)])
+    assert hinted[0].language == "pt"
