@@ -183,8 +183,12 @@ class ThemesResult(Result):
 
     @property
     def columns(self) -> list[str]:
-        """The table's columns for display: label, source, volume, scores, churn."""
-        scores = [c for m in self.scored for c in score_columns(m)]
+        """The table's columns for display: label, source, volume, the main score, churn.
+
+        With several scored metrics only the first (the main one) fits on a screen; the frame,
+        CSV and JSON keep them all.
+        """
+        scores = score_columns(self.scored[0]) if self.scored else []
         return [
             "label", "source", "comments", "share", "share_low", "share_high", *scores,
             "churn_ratio", "churn_ratio_low", "churn_ratio_high",
