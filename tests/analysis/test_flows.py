@@ -147,6 +147,10 @@ def test_variants_shares_churn_and_prefixes(make_workspace):
     assert cut.distinct_variants == 2
     json.dumps(result.to_dict())
     assert "order → cancel" in result.summary() and "order → cancel" in result.summary("nl")
+    top = result.variants.iloc[0]
+    n = result.customers
+    assert f"({top.customers} of {n} customers, {round(100 * top.share)}%)" in result.summary()
+    assert f"({top.customers} van de {n} klanten, " in result.summary("nl")
 
 
 def test_filters(make_workspace):

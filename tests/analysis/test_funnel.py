@@ -196,3 +196,11 @@ def test_properties_on_random_journeys(make_workspace):
                 assert frame.loc[phase, column] == expected[k][column], (phase, column)
 
     check()
+
+
+def test_summary_says_when_no_touchpoint_is_placed(make_workspace):
+    events = [{"customer_id": "a", "ts": "2024-01-01", "touchpoint": "visit"}]
+    ws = make_workspace(events=events, journey={"touchpoints": {"visit": {"phase": "unassigned"}}})
+    result = funnel(ws)
+    assert "no touchpoint is placed in one of its phases" in result.summary()
+    assert "nog geen contactmoment is in een van de fasen ingedeeld" in result.summary("nl")

@@ -110,11 +110,13 @@ class FlowsResult(Result):
         ]
         if len(self.variants):
             top = self.variants.iloc[0]
-            share = fmt_pct(top["share"], lang)
+            share = fmt_pct(top["share"], lang, 0 if top["share"] >= 0.01 else 1)
+            count = fmt_num(top["customers"], lang)
             parts.append(
-                f"Meest gevolgde pad: {top['label']} ({share} van de klanten)."
+                f"Meest gevolgde pad: {top['label']} ({count} van de {customers} klanten, {share})."
                 if nl
-                else f"Most common path: {top['label']} ({share} of customers)."
+                else f"Most common path: {top['label']} ({count} of {customers} customers, "
+                f"{share})."
             )
         steps = self.edges[(self.edges.source != START) & (self.edges.target != END)]
         if len(steps):

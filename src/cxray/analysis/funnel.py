@@ -102,6 +102,7 @@ class FunnelResult(Result):
     window_days: int | None = None
     by: str | None = None
     churn_rule: bool = True
+    placed_touchpoints: int = 0  # touchpoints of the data placed in one of the funnel's phases
 
     def to_pandas(self) -> pd.DataFrame:
         return self.frame.copy()
@@ -131,6 +132,14 @@ class FunnelResult(Result):
         check_lang(lang)
         steps = self.frame[self.frame["next_phase"].notna() & (self.frame["reached"] > 0)]
         if steps.empty:
+            if not self.placed_touchpoints:
+                return (
+                    "No customer reached a phase of the funnel: no touchpoint is placed in one "
+                    "of its phases yet (give touchpoints a phase in cxray.toml)."
+                    if lang == "en"
+                    else "Geen klant bereikte een fase van de funnel: nog geen contactmoment is "
+                    "in een van de fasen ingedeeld (geef contactmomenten een fase in cxray.toml)."
+                )
             return ("No customer reached a phase of the funnel." if lang == "en"
                     else "Geen klant bereikte een fase van de funnel.")
         totals = steps.groupby(["phase", "next_phase"], sort=False)[
@@ -195,7 +204,7 @@ def funnel(
     churn_rule = ws.journey.churn.enabled
     if end is None:
         return FunnelResult(pd.DataFrame(columns=FUNNEL_COLUMNS), phases, window_days, by,
-                            churn_rule)
+                            churn_rule, _placed(ws, phases))
 
     steps = _phase_steps(ws, phases)
     events = ws.events.select("customer_id", "ts", "touchpoint").join(steps, "touchpoint")
@@ -243,7 +252,14 @@ def funnel(
         wide["group"] = pd.to_datetime(wide["group"], utc=True).dt.strftime("%Y-%m")
     wide["group"] = wide["group"].astype("object").where(wide["group"].notna(), MISSING)
     frame = _long(wide, phases)
-    return FunnelResult(frame, phases, window_days, by, churn_rule)
+    return FunnelResult(frame, phases, window_days, by, churn_rule, _placed(ws, phases))
+
+
+def _placed(ws: Any, phases: list[str]) -> int:
+    churn = set(ws.journey.churn.touchpoints)
+    return sum(
+        1 for name, tp in ws.journey.touchpoints.items() if tp.phase in phases and name not in churn
+    )
 
 
 def _long(wide: pd.DataFrame, phases: list[str]) -> pd.DataFrame:
