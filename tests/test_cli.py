@@ -87,3 +87,11 @@ def test_every_question_answers_in_json_on_a_demo(tmp_path):
     report = tmp_path / "report.html"
     assert invoke("report", ws, "-o", report, "--lang", "nl").exit_code == 0
     assert report.stat().st_size > 100_000
+
+
+def test_table_cells_never_print_exponents_or_infinity():
+    from cxray.cli import _cell
+
+    assert _cell(3.47e-18) == "<0.001" and _cell(-2e-9) == ">-0.001"
+    assert _cell(999.7) == "1,000" and _cell(12.345) == "12.3" and _cell(0.0) == "0"
+    assert _cell(float("inf")) == "not bounded" and _cell(float("nan")) == ""

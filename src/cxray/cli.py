@@ -80,13 +80,19 @@ def render(
 
     ``columns`` picks what fits on a screen for the table view; CSV and JSON keep everything.
     """
+    caveats = result.caveats(lang.value)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2, ensure_ascii=False))
+        data = result.to_dict()
+        if caveats:
+            data = {**data, "warnings": [*data.get("warnings", []), *caveats]}
+        sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
         sys.stdout.write("\n")
         return
     frame = result.to_pandas()
     if fmt == Format.csv:
         sys.stdout.write(frame.to_csv(index=False))
+        for caveat in caveats:  # CSV goes to a program: the caveat to the person, on stderr
+            err.print(f"{say(lang, 'warning', 'let op')}: {caveat}", highlight=False)
         return
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
@@ -101,6 +107,8 @@ def render(
     sentence = result.summary(lang.value)
     if sentence:
         out.print(sentence, highlight=False, soft_wrap=True)
+    for caveat in caveats:
+        err.print(f"[yellow]{say(lang, 'warning', 'let op')}:[/yellow] {caveat}", highlight=False)
 
 
 def _cell(value: Any) -> str:
@@ -111,7 +119,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, int | np.integer):
         return f"{value:,}"
     if isinstance(value, float | np.floating):
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+        if value in (float("inf"), float("-inf")):
+            return "not bounded"
+        if value == 0:
+            return "0"
+        if abs(value) < 0.001:  # 3.47e-18 reads as noise: say what it is, a value below 0.001
+            return "<0.001" if value > 0 else ">-0.001"
+        # three significant digits, never in exponent notation (999.7 would read "1e+03")
+        return f"{value:,.3g}" if abs(value) < 99.95 else f"{value:,.0f}"
     return str(value)
 
 
@@ -346,8 +361,8 @@ def status(
             + f"{result.last_ts:%Y-%m-%d}",
             highlight=False,
         )
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    for warning in result.all_warnings(lang.value):
+        err.print(f"[yellow]{say(lang, 'warning', 'let op')}:[/yellow] {warning}", highlight=False)
 
 
 @app.command()

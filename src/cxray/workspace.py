@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,9 +125,18 @@ class Workspace:
     # -- questions ------------------------------------------------------------------------
     def status(self) -> Status:
         """Journey, table counts, date range and data-quality warnings."""
+        from cxray.analysis.churn_rules import churn_check
         from cxray.ingest.status import status
 
-        return status(self)
+        result = status(self)
+        result.churn = churn_check(self)
+        return result
+
+    def churn_check(self):
+        """Churned customers by rule, the data span, and warnings when the rule does not fit."""
+        from cxray.analysis.churn_rules import churn_check
+
+        return churn_check(self)
 
     def metrics(self, metric: str | None = None, by: str | None = None, **options: Any):
         """NPS, CES, CSAT and ratings with n and 95% intervals, overall or per group."""
@@ -243,6 +253,39 @@ class Workspace:
         from cxray.analysis.retention import early_churn
 
         return early_churn(self, days=days, **options)
+
+
+# Every answer that depends on who churned carries the churn-rule check, so that a rule which does
+# not fit the data (a span shorter than inactive_days, most customers churned by inactivity) is
+# said beside the numbers it changes.
+CHURN_ANSWERS = (
+    "funnel",
+    "dropoff",
+    "retention",
+    "early_churn",
+    "survival",
+    "dose_response",
+    "drivers",
+    "risk",
+    "evaluate_risk",
+    "onboarding",
+)
+
+
+def _with_churn_check(method: Any) -> Any:
+    @functools.wraps(method)
+    def answer(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+        from cxray.analysis.churn_rules import churn_check
+
+        result = method(self, *args, **kwargs)
+        result.churn_rule = churn_check(self)
+        return result
+
+    return answer
+
+
+for _name in CHURN_ANSWERS:
+    setattr(Workspace, _name, _with_churn_check(getattr(Workspace, _name)))
 
 
 def init(
