@@ -119,8 +119,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, int | np.integer):
         return f"{value:,}"
     if isinstance(value, float | np.floating):
-        if value in (float("inf"), float("-inf")):
-            return "not bounded"
+        if value in (float("inf"), float("-inf")):  # a median or bound the data never reach
+            return "not reached"
         if value == 0:
             return "0"
         if abs(value) < 0.001:  # 3.47e-18 reads as noise: say what it is, a value below 0.001
