@@ -354,7 +354,7 @@ def test_differences_in_sentences_have_their_interval_and_n(make_workspace):
 
 def test_unknown_metric_is_refused_naming_the_known_ones(make_workspace):
     ws = make_workspace(feedback=answers("nps", [9, 10, 3]) + answers("stars", [4, 5]))
-    with pytest.raises(ValueError, match="unknown metric 'npss'.*did you mean 'nps'.*stars"):
+    with pytest.raises(ValueError, match=r"unknown metric 'npss'.*did you mean 'nps'.*stars"):
         compare(ws, "npss")
     with pytest.raises(ValueError, match="known metrics: ces, csat, nps, rating, stars"):
         metrics(ws, "happiness")
