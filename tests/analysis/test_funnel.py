@@ -160,7 +160,8 @@ def reference(ws, rows):
                 continue
             if pd.notna(reached[k + 1]):
                 counts[k]["converted"] += 1
-            elif life["churned"] and life["churn_ts"] >= reached[k]:
+            # leaving as the funnel reads it: every explicit cancellation counts
+            elif life["left"] and life["left_ts"] >= reached[k]:
                 counts[k]["dropped"] += 1
             else:
                 counts[k]["censored"] += 1
