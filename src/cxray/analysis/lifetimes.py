@@ -62,6 +62,27 @@ def data_start(ws: Any) -> dt.datetime | None:
     return start.to_pydatetime() if hasattr(start, "to_pydatetime") else start
 
 
+def snapshot_date(ws: Any) -> dt.datetime | None:
+    """The as-of date when the data is one snapshot of lifetimes, else None.
+
+    A snapshot (a CRM export of current and recently lost customers, tenure and a churn flag)
+    records every churn at its as-of date and holds only customers still there shortly before
+    it: who left early in an old cohort is not in it. Calendar views of it (cohort retention,
+    early churn per cohort) would read 100% retention; only time since start (survival) holds.
+    """
+    customers = ws.customers
+    if "churned_at" not in customers.columns or int(ws.events.count().execute()):
+        return None
+    ends = customers.select(end=ibis.coalesce(customers.churned_at, customers.last_seen))
+    found = ends.aggregate(
+        known=ends.end.count(), distinct=ends.end.nunique(), latest=ends.end.max()
+    ).execute()
+    if found.empty or int(found.known.iloc[0]) == 0 or int(found.distinct.iloc[0]) != 1:
+        return None
+    latest = found.latest.iloc[0]
+    return latest.to_pydatetime() if hasattr(latest, "to_pydatetime") else latest
+
+
 def inactivity_applies(ws: Any, end: dt.datetime | None = None) -> bool:
     """Whether the inactivity rule can judge anyone: the data must span more than N days."""
     days = ws.journey.churn.inactive_days

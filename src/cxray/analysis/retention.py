@@ -33,7 +33,12 @@ import numpy as np
 import pandas as pd
 
 from cxray.analysis._common import check_lang, fmt_interval, fmt_num
-from cxray.analysis.lifetimes import customer_lifetimes, data_end, observed_until
+from cxray.analysis.lifetimes import (
+    customer_lifetimes,
+    data_end,
+    observed_until,
+    snapshot_date,
+)
 from cxray.analysis.metrics import wilson
 from cxray.results import Result, frame_records, jsonable
 
@@ -121,8 +126,12 @@ class RetentionResult(Result):
     pooled: pd.DataFrame  # per period, over the cohorts for which it is observable
     period: str
     observed_until: pd.Timestamp | None
+    # one snapshot of lifetimes: no cohorts, retention by time since start (Kaplan–Meier)
+    snapshot_as_of: pd.Timestamp | None = None
 
     def to_pandas(self, wide: bool = False) -> pd.DataFrame:
+        if self.snapshot_as_of is not None:
+            return self.pooled
         return self.matrix() if wide else self.cells
 
     def matrix(self, value: str = "share") -> pd.DataFrame:
@@ -137,10 +146,13 @@ class RetentionResult(Result):
             "observed_until": jsonable(self.observed_until),
             "cells": frame_records(self.cells),
             "pooled": frame_records(self.pooled),
+            "snapshot_as_of": jsonable(self.snapshot_as_of),
         }
 
     def summary(self, lang: str = "en") -> str:
         nl = check_lang(lang) == "nl"
+        if self.snapshot_as_of is not None:
+            return self._snapshot_summary(lang)
         unit, first = _PERIOD_WORDS[lang][self.period]
         observable = self.pooled.dropna(subset=["share"])
         observable = observable[observable.period > 0]
@@ -214,6 +226,13 @@ def retention(ws: Any, period: str = "month", max_periods: int = 24) -> Retentio
         raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
     if max_periods < 0:
         raise ValueError("max_periods must be zero or more")
+    as_of = snapshot_date(ws)
+    if as_of is not None:
+        from cxray.analysis.snapshot import snapshot_retention
+
+        pooled = snapshot_retention(ws, period, max_periods)
+        empty = pd.DataFrame(columns=RETENTION_COLUMNS)
+        return RetentionResult(empty, pooled, period, _as_utc(as_of), snapshot_as_of=_as_utc(as_of))
     end = data_end(ws)
     until = observed_until(ws, end)
     if until is None:
@@ -300,6 +319,38 @@ def _pooled(cells: pd.DataFrame) -> pd.DataFrame:
     return pooled[POOLED_COLUMNS]
 
 
+def _snapshot_summary(self: RetentionResult, lang: str) -> str:
+    nl = lang == "nl"
+    unit = _PERIOD_WORDS[lang][self.period][0]
+    picks = self.pooled[self.pooled.period.isin([0, 11])]
+    as_of = f"{self.snapshot_as_of:%Y-%m-%d}"
+    parts = []
+    for row in picks.itertuples():
+        share, bounds = fmt_interval(row.share, row.lower, row.upper, lang, percent=True)
+        interval = f"95%-interval {bounds}" if nl else f"95% interval {bounds}"
+        at_risk = fmt_num(row.customers, lang)
+        if nl:
+            parts.append(f"na {unit} {row.period + 1}: {share} ({interval}; nog {at_risk} in beeld)")
+        else:
+            parts.append(
+                f"after {unit} {row.period + 1}: {share} ({interval}; {at_risk} still followed)"
+            )
+    if nl:
+        return (
+            f"Eén momentopname per {as_of}: geen cohorten te onderscheiden, dus retentie naar tijd "
+            f"sinds de start (Kaplan–Meier) — nog klant {'; '.join(parts)}. Klanten die lang vóór "
+            "de momentopname vertrokken, staan er niet in."
+        )
+    return (
+        f"One snapshot as of {as_of}: cohorts cannot be told apart, so retention is by time since "
+        f"start (Kaplan–Meier) — still a customer {'; '.join(parts)}. Customers who left long "
+        "before the snapshot are not in it."
+    )
+
+
+RetentionResult._snapshot_summary = _snapshot_summary  # type: ignore[attr-defined]
+
+
 # -- churn in the first days ----------------------------------------------------------------
 @dataclass
 class EarlyChurnResult(Result):
@@ -309,6 +360,7 @@ class EarlyChurnResult(Result):
     days: int
     observed_until: pd.Timestamp | None
     confidence: float = 0.95
+    snapshot_as_of: pd.Timestamp | None = None  # one snapshot: Kaplan–Meier, no cohorts
 
     @property
     def overall(self) -> pd.Series | None:
@@ -324,6 +376,7 @@ class EarlyChurnResult(Result):
             "observed_until": jsonable(self.observed_until),
             "confidence": self.confidence,
             "cohorts": frame_records(self.cohorts),
+            "snapshot_as_of": jsonable(self.snapshot_as_of),
         }
 
     def summary(self, lang: str = "en") -> str:
@@ -338,6 +391,20 @@ class EarlyChurnResult(Result):
         share, bounds = fmt_interval(row.share, row.lower, row.upper, lang, percent=True)
         interval = f"(95%-interval {bounds})" if nl else f"(95% interval {bounds})"
         known, unknown = fmt_num(row.known, lang), fmt_num(row.not_yet_known, lang)
+        if self.snapshot_as_of is not None:
+            as_of = f"{self.snapshot_as_of:%Y-%m-%d}"
+            if nl:
+                return (
+                    f"{share} van de klanten vertrok binnen de eerste {self.days} dagen {interval}; "
+                    f"Kaplan–Meier over {known} klanten van één momentopname per {as_of} (geen "
+                    "cohorten te onderscheiden; wie lang vóór de momentopname vertrok, staat er "
+                    "niet in)."
+                )
+            return (
+                f"{share} of customers left within their first {self.days} days {interval}; "
+                f"Kaplan–Meier over {known} customers of one snapshot as of {as_of} (cohorts "
+                "cannot be told apart; who left long before the snapshot is not in it)."
+            )
         if nl:
             text = (
                 f"{share} van de nieuwe klanten vertrok binnen de eerste {self.days} dagen "
@@ -364,6 +431,12 @@ def early_churn(ws: Any, days: int = 100, by_cohort: bool = True) -> EarlyChurnR
     """
     if days <= 0:
         raise ValueError("days must be a positive number of days")
+    as_of = snapshot_date(ws)
+    if as_of is not None:
+        from cxray.analysis.snapshot import snapshot_early_churn
+
+        frame = snapshot_early_churn(ws, days)
+        return EarlyChurnResult(frame, days, _as_utc(as_of), snapshot_as_of=_as_utc(as_of))
     end = data_end(ws)
     until = observed_until(ws, end)
     if until is None:

@@ -149,8 +149,9 @@ def customer_features(
     last = pd.to_datetime(frame["last_event"], utc=True)
     cutoff_stamp = pd.Timestamp(cutoff)
     out["tenure_days"] = ((cutoff_stamp - start).dt.total_seconds() / 86400).to_numpy()
-    since_last = (cutoff_stamp - last).dt.total_seconds() / 86400
-    out["days_since_last_event"] = since_last.fillna(out["tenure_days"]).to_numpy()
+    if last.notna().any():  # lifetime data without events has no activity to speak of
+        since_last = (cutoff_stamp - last).dt.total_seconds() / 86400
+        out["days_since_last_event"] = since_last.fillna(out["tenure_days"]).to_numpy()
     bad = pd.to_numeric(frame["bad_events"]).fillna(0) + pd.to_numeric(frame["bad_answers"]).fillna(
         0
     )
