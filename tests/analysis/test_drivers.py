@@ -347,6 +347,7 @@ def test_sentences_use_journey_labels_and_the_period(make_workspace) -> None:
             "kind": "touchpoint",
             "estimable": True,
             "churners_exposed": 60,
+            "customers_exposed": 100,
             "hazard_ratio": 2.0,
             "hr_lower": 1.5,
             "hr_upper": 2.5,

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxray.analysis._common import check_lang, fmt_num, fmt_pct
+from cxray.analysis._common import check_lang, fmt_interval, fmt_num
 from cxray.analysis.exposure import DEFAULT_CUTS, Candidate, episode_table, occurrences
-from cxray.analysis.poisson import design_matrix, fit_poisson
+from cxray.analysis.poisson import MAX_COEF, MAX_SE, design_matrix, fit_poisson
 from cxray.results import Result, frame_records
 
 BAD = "bad experience"
@@ -131,9 +131,11 @@ class DoseResponseResult(Result):
         horizon = fmt_num(self.horizon_days, lang)
         parts = []
         for row in levels.itertuples():
-            share = fmt_pct(row.churn_within_horizon, lang)
-            interval = f"{fmt_pct(row.churn_lower, lang)}–{fmt_pct(row.churn_upper, lang)}"
-            parts.append(f"{row.label}: {share} ({interval})")
+            share, interval = fmt_interval(
+                row.churn_within_horizon, row.churn_lower, row.churn_upper, lang, percent=True
+            )
+            n = fmt_num(row.customers, lang)
+            parts.append(f"{row.label}: {share} ({interval}, n = {n})")
         if nl:
             text = (
                 f"Kans om binnen {horizon} dagen te vertrekken, naar aantal slechte ervaringen "
@@ -144,15 +146,25 @@ class DoseResponseResult(Result):
                 f"Chance of churning within {horizon} days by the number of bad experiences so "
                 f"far: {'; '.join(parts)}."
             )
+        if not self.bad_touchpoints and not self.feedback_rules:
+            text += (
+                " Het klantreisbestand noemt geen slechte ervaringen (geen contactmoment met "
+                "bad_experience en geen scoregrens), dus iedereen staat op 0."
+                if nl
+                else " The journey file defines no bad experiences (no touchpoint with "
+                "bad_experience and no score threshold), so everyone stays at 0."
+            )
         one = levels[levels.dose == 1]
         if not one.empty and one.rate_ratio.iloc[0] == one.rate_ratio.iloc[0]:
             r = one.iloc[0]
-            rr = fmt_num(r.rate_ratio, lang, 1)
-            ci = f"{fmt_num(r.rr_lower, lang, 1)}–{fmt_num(r.rr_upper, lang, 1)}"
+            rr, ci = fmt_interval(r.rate_ratio, r.rr_lower, r.rr_upper, lang, 1, reference=1.0)
             adjusted = ""
             if r.adjusted_rate_ratio == r.adjusted_rate_ratio:  # not NaN
-                value = fmt_num(r.adjusted_rate_ratio, lang, 1)
-                adjusted = f"; {'bij gelijke klantduur' if nl else 'at equal tenure'} {value}×"
+                value, adj_ci = fmt_interval(
+                    r.adjusted_rate_ratio, r.adj_rr_lower, r.adj_rr_upper, lang, 1, reference=1.0
+                )
+                equal = "bij gelijke klantduur" if nl else "at equal tenure"
+                adjusted = f"; {equal} {value}× ({adj_ci})"
             if nl:
                 text += (
                     f" Na één slechte ervaring vertrekken klanten {rr}× zo snel als zonder "
@@ -225,7 +237,11 @@ def dose_response(ws: Any, horizon_days: float = 90, max_dose: int = 3) -> DoseR
         if dose == 0:
             rr = (1.0, np.nan, np.nan) if exposure > 0 else (np.nan,) * 3
         else:
-            rr = exact_rate_ratio(events, exposure, ref_events, ref_exposure)
+            # an unbounded ratio (no churn at dose 0) is no number: it stays empty
+            rr = tuple(
+                x if np.isfinite(x) else np.nan
+                for x in exact_rate_ratio(events, exposure, ref_events, ref_exposure)
+            )
         rows.append(
             {
                 "dose": dose,
@@ -281,5 +297,7 @@ def _adjusted_ratios(grouped: pd.DataFrame, max_dose: int) -> dict[int, tuple[fl
     for col in dose_cols:
         j = names.index(col)
         beta, se = fit.coef[j], float(np.sqrt(max(fit.cov[j, j], 0.0)))
+        if abs(beta) > MAX_COEF or se > MAX_SE or not np.isfinite(beta):
+            continue  # the data cannot pin this dose down (separation): no number
         result[int(col[1:])] = (np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se))
     return result

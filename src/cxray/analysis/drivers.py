@@ -194,6 +194,18 @@ class DriversResult(Result):
             lang,
         )
         of = fmt_num(row.churners_exposed, lang)
+        stayed = fmt_num(max(row.customers_exposed - row.churners_exposed, 0), lang)
+        at_bound = row.lost_lower == row.lost_upper  # clipped at what is possible
+        if nl:
+            whom = (
+                f"{stayed} die dit hadden en bleven"
+                if protective
+                else f"{of} vertrekkers die dit hadden"
+            )
+            lost_ci = f"de grens: alle {whom}" if at_bound else f"{lost_ci}, van {whom}"
+        else:
+            whom = f"{stayed} who had it and stayed" if protective else f"{of} churners who had it"
+            lost_ci = f"the bound: all {whom}" if at_bound else f"{lost_ci}, of {whom}"
         once = "per keer" if nl else "each time"
         if row.kind == "attribute":
             once = "tegenover de referentiegroep" if nl else "against the reference group"
@@ -201,22 +213,16 @@ class DriversResult(Result):
             once = "na de eerste keer" if nl else "after the first time"
         period = self._period_words(lang)
         if nl:
-            effect = (
-                f"≈ {lost} klanten behouden{period} ({lost_ci})"
-                if protective
-                else f"≈ {lost} klanten verloren{period} ({lost_ci}, van {of} vertrekkers die dit hadden)"
-            )
+            word = "behouden" if protective else "verloren"
+            effect = f"≈ {lost} klanten {word}{period} ({lost_ci})"
             text = f"{label}: klanten die dit meemaakten vertrokken {hr}× zo snel ({interval}, {once}); {effect}"
             if self.has_value and row.value_lost == row.value_lost and not protective:
                 text += f", waarde ≈ {fmt_num(row.value_lost, lang)}"
             if not row.significant:
                 text += " — niet aantoonbaar (q = " + fmt_num(row.q_value, lang, 2) + ")"
             return text + "."
-        effect = (
-            f"≈ {lost} customers kept{period} ({lost_ci})"
-            if protective
-            else f"≈ {lost} customers lost{period} ({lost_ci}, of {of} churners who had it)"
-        )
+        word = "kept" if protective else "lost"
+        effect = f"≈ {lost} customers {word}{period} ({lost_ci})"
         text = (
             f"{label}: customers who had one churned {hr}× as fast ({interval}, {once}); {effect}"
         )
@@ -247,15 +253,19 @@ class DriversResult(Result):
                 else f"No demonstrable churn drivers among {fmt_num(tested, lang)} estimated candidates (FDR {fdr}%)."
             )
         else:
-            top = harmful[harmful["rank"] == harmful["rank"].min()]
-            if len(top) > 1:
-                names = ", ".join(self._label(d, lang) for d in top.driver)
-                parts.append(
-                    f"Gedeelde eerste plaats, want hun intervallen van verloren klanten overlappen: {names}."
-                    if nl
-                    else f"Tied at the top, as their customers-lost intervals overlap: {names}."
-                )
-            parts.extend(self.sentence(row, lang) for _, row in harmful.head(5).iterrows())
+            shown = harmful.head(5)
+            for rank, group in shown.groupby("rank", sort=True):
+                if len(group) > 1:
+                    names = ", ".join(self._label(d, lang) for d in group.driver)
+                    where = ("de eerste" if nl else "the top") if rank == 1 else fmt_num(rank, lang)
+                    parts.append(
+                        f"Gedeelde plaats {where}, want hun intervallen van verloren klanten "
+                        f"overlappen: {names}."
+                        if nl
+                        else f"Tied at {'' if rank == 1 else 'rank '}{where}, as their "
+                        f"customers-lost intervals overlap: {names}."
+                    )
+                parts.extend(self.sentence(row, lang) for _, row in group.iterrows())
         kept = significant[significant.hazard_ratio < 1]
         if not kept.empty:
             parts.extend(self.sentence(row, lang) for _, row in kept.head(3).iterrows())
@@ -526,7 +536,7 @@ def _estimate(
     """Hazard ratio, p-value and customers (value) lost of the candidate in column ``col``.
 
     Customers lost are bounded by the churners among the exposed in the period (above) and by
-    minus the customers exposed (customers kept, below); so is their interval.
+    minus the exposed customers who stayed (customers kept, below); so is their interval.
     """
     j = columns.index(col)
     period_days = frame.period_days.to_numpy(dtype=float)
@@ -540,7 +550,9 @@ def _estimate(
     gradient = observed_gradient - grad_removed
     lost_se = float(np.sqrt(max(gradient @ fit.cov @ gradient, 0.0)))
     churners_exposed = int(frame.period_events.to_numpy(dtype=float)[x > 0].sum())
-    low_bound, high_bound = -float(customers_exposed), float(churners_exposed)
+    # at most every exposed churner was lost to it; at most every exposed stayer was kept by it
+    low_bound = -float(max(customers_exposed - churners_exposed, 0))
+    high_bound = float(churners_exposed)
 
     def clip(v: float) -> float:
         return float(min(max(v, low_bound), high_bound))

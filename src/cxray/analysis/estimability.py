@@ -11,8 +11,9 @@ Before the fit (from the grouped table and :func:`cxray.analysis.exposure.candid
 - ``time_origin``: at least ``ORIGIN_SHARE`` of the customers followed had it within an hour of
   their start (a contract signed, a first order, the first step of a process): it does not vary
   over time and there is almost no one without it to compare with.
-- ``way_out``: at least ``EXIT_SHARE`` of the churners had it within an hour before leaving: it is
-  part of the way out (an exit survey, a closing step of the process), not a cause.
+- ``way_out``: at least ``EXIT_SHARE`` of the churners who had it (at least ``MIN_CUSTOMERS`` of
+  them) had it within an hour before leaving: it is part of the way out (an exit survey, a
+  closing step of the process), not a cause.
 - ``no_variation``: within every tenure band that holds a churn, everyone followed had the same
   count (or nobody or everyone had it): the tenure baseline absorbs it.
 - ``no_churn_exposed`` / ``all_churn_exposed``: no churn at all while exposed, or every churn while
@@ -51,10 +52,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "niet in de tijd en er is bijna niemand om mee te vergelijken",
     ),
     "way_out": (
-        "{share} of churners (n = {total}) had it within an hour before leaving: part of the way "
-        "out, not a cause",
-        "{share} van de vertrekkers (n = {total}) had dit binnen een uur vóór het vertrek: "
-        "onderdeel van het vertrek, geen oorzaak",
+        "{share} of the churners who had it (n = {total}) had it within an hour before leaving: "
+        "part of the way out, not a cause",
+        "{share} van de vertrekkers die dit hadden (n = {total}) had dit binnen een uur vóór het "
+        "vertrek: onderdeel van het vertrek, geen oorzaak",
     ),
     "no_variation": (
         "within every tenure band everyone had it equally often, so tenure explains it fully",
@@ -106,8 +107,10 @@ def timing_reason(timing: Timing | None) -> tuple[str, dict[str, Any]] | None:
             "time_origin",
             {"share": timing.at_origin / timing.at_risk, "total": timing.at_risk},
         )
-    if timing.churners and timing.near_exit >= EXIT_SHARE * timing.churners:
-        return ("way_out", {"share": timing.near_exit / timing.churners, "total": timing.churners})
+    # most churners who had it, had it on the way out (and they are not a handful)
+    churners = timing.exposed_churners
+    if churners >= MIN_CUSTOMERS and timing.near_exit >= EXIT_SHARE * churners:
+        return ("way_out", {"share": timing.near_exit / churners, "total": churners})
     return None
 
 

@@ -358,6 +358,7 @@ class Timing:
     churners: int  # churners the drivers follow
     near_exit: int  # of them: an occurrence within MOMENT_DAYS before the churn
     at_risk: int  # customers the drivers follow
+    exposed_churners: int = 0  # churners with an occurrence before their churn
 
 
 def candidate_timing(
@@ -381,6 +382,7 @@ def candidate_timing(
     occ = occ.filter(occ.t < occ.duration)
     per_customer = occ.group_by(["candidate", "customer_id"]).aggregate(
         first=occ.t.min(),
+        churned=occ.churned.any(),
         near_exit=(occ.churned & (occ.t >= occ.duration - moment_days)).any(),
     )
     grouped = (
@@ -389,10 +391,18 @@ def candidate_timing(
             exposed=per_customer.count(),
             at_origin=(per_customer["first"] <= moment_days).ifelse(1, 0).sum(),
             near_exit=per_customer.near_exit.ifelse(1, 0).sum(),
+            exposed_churners=per_customer.churned.ifelse(1, 0).sum(),
         )
         .execute()
     )
     return {
-        str(r.candidate): Timing(int(r.exposed), int(r.at_origin), churners, int(r.near_exit), n)
+        str(r.candidate): Timing(
+            int(r.exposed),
+            int(r.at_origin),
+            churners,
+            int(r.near_exit),
+            n,
+            int(r.exposed_churners),
+        )
         for r in grouped.itertuples()
     }
