@@ -788,17 +788,30 @@ def drivers(
         str, typer.Option(help="per_occurrence (each one counts) or ever (had one at all).")
     ] = "per_occurrence",
     fdr: Annotated[float, typer.Option(help="False-discovery rate for 'significant'.")] = 0.05,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Customer attributes whose levels are the candidates (repeatable); the "
+            "default on lifetime data without events."
+        ),
+    ] = None,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
-    """Why customers leave: hazard ratios adjusted for segment and tenure, customers lost to each."""
-    result = _run(path, lambda ws: ws.drivers(coding=coding, fdr=fdr))
+    """Why customers leave: hazard ratios adjusted for segment and tenure, customers lost to each.
+
+    Candidates the data cannot estimate are listed with their reason and no numbers; top
+    drivers whose customers-lost intervals overlap share a rank (tied).
+    """
+    result = _run(path, lambda ws: ws.drivers(coding=coding, fdr=fdr, by=by or None))
     render(result, fmt, lang, columns=DRIVER_COLUMNS)
 
 
 DRIVER_COLUMNS = [
     "rank",
+    "tied",
     "driver",
+    "reason",
     "customers_exposed",
     "hazard_ratio",
     "hr_lower",
