@@ -275,3 +275,23 @@ def test_sankey_keeps_every_move_in_two_columns():
     assert all(s < 3 <= t for s, t in zip(trace.link.source, trace.link.target, strict=True))
     assert sum(trace.link.value) == moves["transitions"].sum()
     assert "234,88,12" in trace.link.color[2]  # the move back is orange
+
+
+def test_lifetime_data_without_events_dates_the_report_and_names_its_churn(make_workspace):
+    rng = np.random.default_rng(5)
+    as_of = pd.Timestamp("2024-01-31", tz="UTC")
+    customers = []
+    for i in range(120):
+        row = {
+            "customer_id": f"c{i}",
+            "first_seen": as_of - pd.Timedelta(days=float(rng.integers(1, 900))),
+            "segment": "a" if i % 2 else "b",
+        }
+        row["churned_at" if i % 3 == 0 else "last_seen"] = as_of
+        customers.append(row)
+    ws = make_workspace(customers=customers, name="lifetimes")
+    html = build_report(ws, lang="en", strict=True)
+    assert say("en", "no_period") not in html  # dated by the lifetime data
+    assert say("en", "footer_churn_lifetimes") in html
+    assert say("en", "footer_churn_none") not in html
+    assert "Plotly.newPlot" in sections_of(html)["survival"]

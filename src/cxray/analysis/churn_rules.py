@@ -141,13 +141,13 @@ class ChurnCheck(Result):
                     else f"; {fmt_pct(self.single_visit_share, lang)} came on one day only"
                 )
             out.append(
-                f"inactive_days = {days} maakt {share} van {fmt_num(judged, lang)} klanten "
-                f"afhakers door inactiviteit{once}. Churn betekent dan 'kwam niet terug'; is dat "
+                f"Met inactive_days = {days} tellen {share} van {fmt_num(judged, lang)} klanten "
+                f"als afgehaakt door inactiviteit{once}. Churn betekent dan 'kwam niet terug'; is dat "
                 f"niet bedoeld, zet dan een opzeg-contactmoment of een langere inactive_days"
                 f".{suggestion}"
                 if nl
-                else f"inactive_days = {days} marks {share} of {fmt_num(judged, lang)} customers "
-                f"as churned by inactivity{once}. Churn then means 'did not come back'; if that "
+                else f"With inactive_days = {days}, {share} of {fmt_num(judged, lang)} customers "
+                f"count as churned by inactivity{once}. Churn then means 'did not come back'; if that "
                 f"is not what you mean, name a cancellation touchpoint or a longer inactive_days"
                 f".{suggestion}"
             )

@@ -22,7 +22,7 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 import cxray
-from cxray.analysis._common import MISSING
+from cxray.analysis._common import MISSING, fmt_interval
 from cxray.report import charts
 from cxray.report.text import check_lang, date, number, percent, say
 
@@ -80,6 +80,16 @@ def _period(ws: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
     for table in (ws.events, ws.feedback):
         bounds = table.aggregate(first=table.ts.min(), last=table.ts.max()).execute()
         stamps += [value for value in bounds.iloc[0] if value is not None and pd.notna(value)]
+    customers = ws.customers
+    if "churned_at" in customers.columns:  # lifetime data dates the workspace too
+        bounds = customers.aggregate(
+            first=customers.first_seen.min(),
+            ended=customers.churned_at.max(),
+            seen=customers.last_seen.max(),
+        ).execute()
+        lifetime = [v for v in bounds.iloc[0] if v is not None and pd.notna(v)]
+        if len(lifetime) > 1:
+            stamps += lifetime
     if not stamps:
         return None, None
     return pd.Timestamp(min(stamps)).to_pydatetime(), pd.Timestamp(max(stamps)).to_pydatetime()
@@ -409,10 +419,13 @@ def _survival(data: ReportData, lang: str) -> Section:
         if math.isinf(row["median_days"]):
             median = say(lang, "not_reached")
         else:
-            median = (
-                f"{number(row['median_days'], lang)} "
-                f"({number(row['median_lower'], lang)}–{number(row['median_upper'], lang)})"
+            # digits that tell the interval apart: "0.8 (0.7–0.9)", never "1 (1–1)"
+            estimate, bounds = fmt_interval(
+                row["median_days"], row["median_lower"], row["median_upper"], lang
             )
+            if math.isinf(row["median_upper"]):
+                bounds = bounds.split("–")[0] + "–" + say(lang, "not_reached")
+            median = f"{estimate} ({bounds})"
         rows.append(
             [
                 _group_name(row["group"], lang),
@@ -516,10 +529,10 @@ def _dropoff(data: ReportData, lang: str) -> Section:
     )
     rows = []
     for _, row in frame.iterrows():
-        lift = (
-            f"{number(row['lift'], lang, 2)} "
-            f"({number(row['lift_low'], lang, 2)}–{number(row['lift_high'], lang, 2)})"
+        estimate, bounds = fmt_interval(
+            row["lift"], row["lift_low"], row["lift_high"], lang, digits=1, reference=1.0
         )
+        lift = f"{estimate} ({bounds})"
         rows.append(
             [
                 row["label"],
@@ -627,9 +640,12 @@ def _capitalised(sentences: list[str]) -> list[str]:
     return [s[:1].upper() + s[1:] for s in sentences if s]
 
 
-def _churn_rule(journey: Any, lang: str) -> str:
-    rule = journey.churn
+def _churn_rule(data: ReportData, lang: str) -> str:
+    rule = data.journey.churn
     parts = []
+    check = data.outcomes.get("churn_rule")
+    if check is not None and check.ok and check.result.has_lifetime_data:
+        parts.append(say(lang, "footer_churn_lifetimes"))
     if rule.touchpoints:
         parts.append(say(lang, "footer_churn_touchpoints", touchpoints=", ".join(rule.touchpoints)))
     if rule.inactive_days:
@@ -664,7 +680,7 @@ def render(
     sections = [_section(key, data, lang, strict) for key in SECTIONS]
     footer = [
         say(lang, "footer_scores", min_n=MIN_N),
-        say(lang, "footer_churn", rule=_churn_rule(data.journey, lang)),
+        say(lang, "footer_churn", rule=_churn_rule(data, lang)),
         say(lang, "footer_censoring"),
     ]
     return (

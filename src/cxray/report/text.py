@@ -141,6 +141,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer_churn": "Churn: {rule}.",
         "footer_churn_touchpoints": "a churn touchpoint ({touchpoints})",
         "footer_churn_inactive": "no interaction for {days} days",
+        "footer_churn_lifetimes": "the end date in the lifetime data of customers",
         "footer_churn_none": "no churn rule is set in the journey file, so nobody is seen to leave",
         "footer_or": " or ",
         "footer_censoring": (
@@ -289,6 +290,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer_churn": "Vertrek: {rule}.",
         "footer_churn_touchpoints": "een vertrek-contactmoment ({touchpoints})",
         "footer_churn_inactive": "{days} dagen geen interactie",
+        "footer_churn_lifetimes": "de einddatum in de levensduurgegevens van de klanten",
         "footer_churn_none": (
             "er staat geen vertrekregel in het journeybestand, dus niemand is zichtbaar vertrokken"
         ),
