@@ -215,7 +215,10 @@ class DriversResult(Result):
         if nl:
             word = "behouden" if protective else "verloren"
             effect = f"≈ {lost} klanten {word}{period} ({lost_ci})"
-            text = f"{label}: klanten die dit meemaakten vertrokken {hr}× zo snel ({interval}, {once}); {effect}"
+            who = (
+                "klanten in deze groep" if row.kind == "attribute" else "klanten die dit meemaakten"
+            )
+            text = f"{label}: {who} vertrokken {hr}× zo snel ({interval}, {once}); {effect}"
             if self.has_value and row.value_lost == row.value_lost and not protective:
                 text += f", waarde ≈ {fmt_num(row.value_lost, lang)}"
             if not row.significant:
@@ -224,7 +227,8 @@ class DriversResult(Result):
         word = "kept" if protective else "lost"
         effect = f"≈ {lost} customers {word}{period} ({lost_ci})"
         text = (
-            f"{label}: customers who had one churned {hr}× as fast ({interval}, {once}); {effect}"
+            f"{label}: {'customers in this group' if row.kind == 'attribute' else 'customers who had one'}"
+            f" churned {hr}× as fast ({interval}, {once}); {effect}"
         )
         if self.has_value and row.value_lost == row.value_lost and not protective:
             text += f", value ≈ {fmt_num(row.value_lost, lang)}"
@@ -242,8 +246,12 @@ class DriversResult(Result):
         if nl:
             adjusted = adjusted.replace("tenure", "klantduur")
             caveat = f"Verbanden, gecorrigeerd voor {adjusted}; geen bewezen oorzaken."
+            if (table.kind == "attribute").any():
+                caveat = caveat.replace("; geen", " en voor elkaar; geen")
         else:
             caveat = f"Associations adjusted for {adjusted}; not proven causes."
+            if (table.kind == "attribute").any():
+                caveat = caveat.replace("; not", " and for each other; not")
         parts: list[str] = []
         harmful = significant[significant.hazard_ratio > 1]
         if harmful.empty:
@@ -336,6 +344,7 @@ def drivers(
     frame = frame[frame.exposure_days > 0].reset_index(drop=True)
     if frame.empty or frame.events.sum() == 0:
         raise ValueError("no churn observed: nothing to explain")
+    adjust = [a for a in adjust if frame[a].nunique() > 1]  # one group adjusts for nothing
 
     labels: dict[str, dict[str, str]] = {}
     specs: list[dict[str, Any]] = []  # one per candidate column of the design
