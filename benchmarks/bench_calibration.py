@@ -11,7 +11,11 @@ trap), fits ``drivers`` on each and prints:
   runs (a run without discoveries counts 0), and the share of runs with any false discovery;
 - the coverage of the 95% hazard-ratio intervals of each planted driver and of the segment;
 - the power: the share of runs in which each planted driver is significant;
-- how often the traps were refused (reported as not estimable).
+- how often the traps were refused (reported as not estimable), and which neutral touchpoint
+  was a false discovery how often.
+
+With CXRAY_CALIBRATION_FIXED_CUTS=1 the same seeds run again with the fixed tenure bands, to
+show what choosing the bands from the churn times changes.
 """
 
 from __future__ import annotations
@@ -36,13 +40,22 @@ def report(result: Calibration) -> str:
     lines.append(f"95% interval coverage, all: {result.total_coverage():.3f}")
     for name, hits in result.significant.items():
         lines.append(f"power, {name}: {hits / max(result.runs, 1):.3f}")
+    for name, hits in sorted(result.false_by_driver.items()):
+        lines.append(f"false discovery, {name}: {hits / max(result.runs, 1):.3f} of runs")
     for name, hits in result.refused.items():
         lines.append(f"refused as not estimable, {name}: {hits / max(result.runs, 1):.3f}")
     return "\n".join(lines)
 
 
 def main() -> None:
-    print(report(calibrate(range(1000, 1000 + SEEDS), CUSTOMERS)))
+    from cxray.analysis.exposure import DEFAULT_CUTS
+
+    seeds = range(1000, 1000 + SEEDS)
+    print("tenure bands from the churn times (the default):")
+    print(report(calibrate(seeds, CUSTOMERS)))
+    if os.environ.get("CXRAY_CALIBRATION_FIXED_CUTS"):
+        print("\nfixed tenure bands (DEFAULT_CUTS), for comparison:")
+        print(report(calibrate(seeds, CUSTOMERS, options={"cuts": DEFAULT_CUTS})))
 
 
 if __name__ == "__main__":

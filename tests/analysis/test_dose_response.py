@@ -145,6 +145,42 @@ def test_without_bad_experiences_everyone_stays_at_zero(make_workspace) -> None:
     assert "0: " in dose_response(ws).summary("en")
 
 
+def test_no_churn_at_dose_zero_gives_no_unbounded_ratio(make_workspace) -> None:
+    # every churner had a bad experience first: the ratio vs dose 0 has no upper bound
+    ws = build(
+        make_workspace,
+        [
+            {"churn": 60, "bad": [(10, "late")]},
+            {"churn": 80, "bad": [(20, "late")]},
+            {"churn": None},
+        ],
+    )
+    result = dose_response(ws, max_dose=1)
+    levels = result.to_pandas()
+    numbers = levels.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
+    assert np.isnan(levels.rr_upper.iloc[1]) and np.isnan(levels.rate_ratio.iloc[1])
+    for lang in ("en", "nl"):
+        text = result.summary(lang)
+        assert "inf" not in text and "n = " in text
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_says_when_no_bad_experience_is_defined(make_workspace) -> None:
+    journey = {**JOURNEY, "touchpoints": {"visit": {"phase": "consideration"}}}
+    journey.pop("bad_experience")
+    events = [
+        {"customer_id": "a", "ts": T0, "touchpoint": "visit"},
+        {"customer_id": "a", "ts": T0 + 30 * DAY, "touchpoint": "cancel"},
+        {"customer_id": "b", "ts": T0, "touchpoint": "visit"},
+        {"customer_id": "b", "ts": T0 + 90 * DAY, "touchpoint": "visit"},
+    ]
+    ws = make_workspace(events=events, journey=journey, name="nobad")
+    result = dose_response(ws)
+    assert "No customer had a bad experience" in result.summary("en")
+    assert "contactmoment" in result.summary("nl")
+
+
 def test_rejects_nonsense(make_workspace) -> None:
     ws = build(make_workspace, [{"churn": 30}])
     with pytest.raises(ValueError, match="horizon"):

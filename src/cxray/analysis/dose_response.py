@@ -146,13 +146,15 @@ class DoseResponseResult(Result):
                 f"Chance of churning within {horizon} days by the number of bad experiences so "
                 f"far: {'; '.join(parts)}."
             )
-        if not self.bad_touchpoints and not self.feedback_rules:
+        if self.levels.customers.iloc[1:].sum() == 0:
             text += (
-                " Het klantreisbestand noemt geen slechte ervaringen (geen contactmoment met "
-                "bad_experience en geen scoregrens), dus iedereen staat op 0."
+                " Geen klant had een slechte ervaring zoals het klantreisbestand die definieert "
+                "(een contactmoment met bad_experience of een score op of onder de grens), dus "
+                "iedereen staat op 0."
                 if nl
-                else " The journey file defines no bad experiences (no touchpoint with "
-                "bad_experience and no score threshold), so everyone stays at 0."
+                else " No customer had a bad experience as the journey file defines them (a "
+                "touchpoint with bad_experience or a score at or below its threshold), so "
+                "everyone stays at 0."
             )
         one = levels[levels.dose == 1]
         if not one.empty and one.rate_ratio.iloc[0] == one.rate_ratio.iloc[0]:

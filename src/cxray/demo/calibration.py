@@ -23,6 +23,7 @@ class Calibration:
     covered: dict[str, int] = field(default_factory=dict)
     significant: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
+    false_by_driver: dict[str, int] = field(default_factory=dict)  # runs it was a false discovery
     seconds: float = 0.0
 
     @property
@@ -40,7 +41,9 @@ class Calibration:
         return sum(self.covered.values()) / max(self.runs * len(self.covered), 1)
 
 
-def one_run(directory: Path, seed: int, customers: int) -> dict[str, Any]:
+def one_run(
+    directory: Path, seed: int, customers: int, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Simulate one planted company, fit the drivers; what was found against the truth."""
     import cxray
     from cxray.analysis.drivers import drivers
@@ -50,7 +53,7 @@ def one_run(directory: Path, seed: int, customers: int) -> dict[str, Any]:
     truth = simulate_planted(path, customers=customers, seed=seed)
     ws = cxray.open(path)
     try:
-        result = drivers(ws)
+        result = drivers(ws, **(options or {}))
     finally:
         ws.close()
     table = result.to_pandas().set_index("driver")
@@ -60,6 +63,7 @@ def one_run(directory: Path, seed: int, customers: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "discoveries": len(found),
         "false": len(false),
+        "false_names": false,
         "covered": {},
         "significant": {},
         "refused": {d: bool(not table.loc[d, "estimable"]) for d in truth["not_estimable"]},
@@ -75,12 +79,20 @@ def one_run(directory: Path, seed: int, customers: int) -> dict[str, Any]:
     return out
 
 
-def calibrate(seeds: range, customers: int, directory: Path | None = None) -> Calibration:
+def calibrate(
+    seeds: range,
+    customers: int,
+    directory: Path | None = None,
+    options: dict[str, Any] | None = None,
+) -> Calibration:
+    """Run :func:`one_run` for every seed; ``options`` go to ``drivers`` (e.g. fixed cuts)."""
     started = time.perf_counter()
     result = Calibration()
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         for seed in seeds:
-            run = one_run(Path(tmp), seed, customers)
+            run = one_run(Path(tmp), seed, customers, options)
+            for name in run["false_names"]:
+                result.false_by_driver[name] = result.false_by_driver.get(name, 0) + 1
             result.runs += 1
             result.fdp.append(run["false"] / run["discoveries"] if run["discoveries"] else 0.0)
             for key, target in (
