@@ -21,7 +21,7 @@ Method (a piecewise-exponential model, the scalable equivalent of a Cox model):
    by customers.value.
 
 Coding ``per_occurrence`` (default): each occurrence multiplies the hazard again, up to
-``max_count`` occurrences (10; see :mod:`cxray.analysis.exposure` for why the cap is harmless);
+``max_count`` occurrences (10; see :mod:`cxray.analysis.exposure` on the cap and the bands);
 ``ever``: exposed from the first occurrence on. On lifetime data without events (a CRM snapshot)
 the candidates are customer attributes (``by``): each level against the largest one, time-fixed.
 These are associations adjusted for segment and tenure, not proven causes.

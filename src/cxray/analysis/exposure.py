@@ -10,14 +10,15 @@ candidate so far. Ties in time are broken by (time, candidate, occurrence id); r
 and candidate carry equal increments, so the result does not depend on the order among them.
 
 Counts are capped (``cap``, 10 by default for the per-occurrence coding): a driver's hazard ratio
-is per occurrence up to the cap, and occurrences past it leave the hazard unchanged. The cap
-keeps the grouped table small and lets the capped counts share a few packed integers (one
-running sum for up to 17 candidates at cap 10). It is not where frequent neutral touchpoints
-got their false significance: that came from tenure. A frequent touchpoint's count grows with
-tenure, so inside a wide tenure band it stands in for the part of the falling churn hazard the
-band's flat baseline misses. The tenure cuts are therefore chosen from the data by default
-(:func:`tenure_cuts`: quantiles of the churn times, as a Cox model uses every churn time), so
-that each band holds a similar number of churners and the baseline follows the hazard closely.
+is per occurrence up to the cap, and occurrences past it leave the hazard unchanged (stated in
+the result as ``max_count``). The cap keeps the grouped table small and lets the capped counts
+share a few packed integers (one running sum for up to 17 candidates at cap 10). For a neutral
+touchpoint any coding is neutral; what can make it look like a driver is tenure: a frequent
+touchpoint's count (capped or not) grows with tenure, so inside a wide tenure band it can stand
+in for the part of a changing churn hazard the band's flat baseline misses. The tenure cuts are
+therefore chosen from the data by default (:func:`tenure_cuts`: quantiles of the churn times, as
+a Cox model uses every churn time), so that each band holds a similar number of churners and the
+baseline follows the hazard closely.
 
 Episodes are grouped by (tenure interval, adjustment groups, capped counts) into exposure days
 and churn events: only this grouped table reaches Python. :func:`candidate_timing` gives, per
