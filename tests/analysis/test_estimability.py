@@ -165,8 +165,12 @@ def test_customers_lost_stay_within_the_customers_who_could_be_lost(make_workspa
     row = result.to_pandas().iloc[0]
     json.dumps(result.to_dict(), allow_nan=False)
     if row.estimable:
-        assert -row.customers_exposed <= row.lost_lower <= row.customers_lost
-        assert row.customers_lost <= row.lost_upper <= row.churners_exposed
+        assert row.lost_lower <= row.customers_lost <= row.lost_upper
+        if row.hazard_ratio >= 1:  # lost: none at least, every exposed churner at most
+            assert row.lost_lower >= 0 and row.lost_upper <= row.churners_exposed
+        else:  # kept: none at least, every exposed customer who stayed at most
+            assert row.lost_upper <= 0
+            assert -row.lost_lower <= row.customers_exposed - row.churners_exposed
         assert np.isfinite([row.hazard_ratio, row.hr_lower, row.hr_upper]).all()
     else:
         assert row.reason in REASONS and np.isnan(row.hazard_ratio)

@@ -15,8 +15,8 @@ Method (a piecewise-exponential model, the scalable equivalent of a Cox model):
    are left out of the model and of the false-discovery family.
 4. Customers lost to a driver: expected churners with the exposure as observed minus expected
    churners with that driver's coefficient set to zero, over the period's exposure, with a
-   delta-method interval; both bounded by the churners among the exposed in the period (a
-   protective factor gives customers kept, bounded by the customers exposed). Where the intervals
+   delta-method interval; both within [0, the churners among the exposed in the period] (a
+   protective factor gives customers kept, within [0, the exposed customers who stayed]). Where the intervals
    of the top drivers overlap, they share a rank and are called tied. Value lost weighs the same
    by customers.value.
 
@@ -186,7 +186,7 @@ class DriversResult(Result):
         hr, interval = fmt_interval(
             row.hazard_ratio, row.hr_lower, row.hr_upper, lang, 1, reference=1.0
         )
-        protective = row.customers_lost < 0
+        protective = row.hazard_ratio < 1
         lost, lost_ci = fmt_interval(
             abs(row.customers_lost),
             abs(row.lost_upper) if protective else row.lost_lower,
@@ -544,8 +544,9 @@ def _estimate(
 ) -> dict[str, Any]:
     """Hazard ratio, p-value and customers (value) lost of the candidate in column ``col``.
 
-    Customers lost are bounded by the churners among the exposed in the period (above) and by
-    minus the exposed customers who stayed (customers kept, below); so is their interval.
+    Customers lost lie in [0, churners among the exposed in the period] for a harmful driver and
+    in [-(exposed customers who stayed), 0] for a protective one (customers kept); so does their
+    interval.
     """
     j = columns.index(col)
     period_days = frame.period_days.to_numpy(dtype=float)
@@ -559,9 +560,12 @@ def _estimate(
     gradient = observed_gradient - grad_removed
     lost_se = float(np.sqrt(max(gradient @ fit.cov @ gradient, 0.0)))
     churners_exposed = int(frame.period_events.to_numpy(dtype=float)[x > 0].sum())
-    # at most every exposed churner was lost to it; at most every exposed stayer was kept by it
-    low_bound = -float(max(customers_exposed - churners_exposed, 0))
-    high_bound = float(churners_exposed)
+    # A harmful driver lost between none and every exposed churner; a protective one kept
+    # between none and every exposed customer who stayed. The sign follows the hazard ratio.
+    if beta >= 0:
+        low_bound, high_bound = 0.0, float(churners_exposed)
+    else:
+        low_bound, high_bound = -float(max(customers_exposed - churners_exposed, 0)), 0.0
 
     def clip(v: float) -> float:
         return float(min(max(v, low_bound), high_bound))
