@@ -243,3 +243,22 @@ def test_drivers_by_attribute_on_a_crm_snapshot_without_events(make_workspace) -
     assert "two-year" in result.labels["contract = monthly"]["en"]
     assert "t.o.v. contract = two-year" in result.summary("nl")
     json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_table_reasons_from_the_grouped_table() -> None:
+    from cxray.analysis.estimability import table_reason
+
+    def frame(counts, events, intervals=(0, 0, 1, 1)):
+        return pd.DataFrame(
+            {"interval": intervals, "c0": counts, "events": events, "exposure_days": 10.0}
+        )
+
+    # the same count for everyone inside each band: the baseline absorbs it
+    assert table_reason(frame([0, 0, 2, 2], [1, 0, 1, 1]), "c0", 5)[0] == "no_variation"
+    assert table_reason(frame([0, 1, 0, 1], [1, 0, 2, 0]), "c0", 5) == (
+        "no_churn_exposed",
+        {"n": 5},
+    )
+    assert table_reason(frame([0, 1, 0, 1], [0, 1, 0, 3]), "c0", 5)[0] == "all_churn_exposed"
+    assert table_reason(frame([0, 0, 0, 0], [1, 0, 1, 0]), "c0", 0)[0] == "not_seen"
+    assert table_reason(frame([0, 1, 0, 2], [1, 1, 2, 1]), "c0", 5) is None
