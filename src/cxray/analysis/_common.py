@@ -163,7 +163,9 @@ def interval_digits(
         distinct = (lo != hi or lower == upper) and (lo != mid or lower == value) and (mid != hi or upper == value)
         excludes = reference is not None and (lower > reference or upper < reference)
         touches = excludes and reference in (lo, hi)
-        if distinct and not touches:
+        # a bound that is not zero must not read as zero (a ratio's 0.0003 is no "0.000")
+        zeroed = (lower > 0 and lo == 0) or (upper < 0 and hi == 0)
+        if distinct and not touches and not zeroed:
             return d
     return max_digits
 
