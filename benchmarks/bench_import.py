@@ -79,9 +79,7 @@ def main() -> None:
         assert imported == ROWS, imported
         ours = seconds
         rows.append(_row(f"cxray import ({label})", seconds, peak, ours))
-        seconds, peak, _ = measure(
-            lambda s=source: duckdb_ctas(s, str(BENCH_DIR / "ctas.duckdb"))
-        )
+        seconds, peak, _ = measure(lambda s=source: duckdb_ctas(s, str(BENCH_DIR / "ctas.duckdb")))
         rows.append(_row(f"duckdb CREATE TABLE AS ({label})", seconds, peak, ours))
         seconds, peak, _ = measure(lambda s=source: duckdb_scan(s))
         rows.append(_row(f"duckdb count(*) scan ({label})", seconds, peak, ours))

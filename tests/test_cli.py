@@ -49,8 +49,16 @@ def test_import_json_output_and_mapping(tmp_path):
     source = tmp_path / "nps.csv"
     source.write_text("klant,datum,cijfer\na,2024-01-01,9\n")
     result = invoke(
-        "import", ws, "feedback", source, "--map", "cijfer=score", "--set", "metric=nps",
-        "--format", "json",
+        "import",
+        ws,
+        "feedback",
+        source,
+        "--map",
+        "cijfer=score",
+        "--set",
+        "metric=nps",
+        "--format",
+        "json",
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -74,10 +82,21 @@ def test_every_question_answers_in_json_on_a_demo(tmp_path):
     ws = tmp_path / "demo"
     assert invoke("demo", ws, "--customers", "800", "--seed", "3").exit_code == 0
     commands = [
-        ["metrics", "--by", "touchpoint"], ["compare"], ["funnel"], ["dropoff"],
-        ["flows", "--show", "variants"], ["retention"], ["survival", "--by", "segment"],
-        ["early-churn"], ["dose-response"], ["drivers"], ["nps-drivers", "--bootstrap", "20"],
-        ["themes", "--discover", "2"], ["phrases"], ["risk"], ["risk", "--evaluate"],
+        ["metrics", "--by", "touchpoint"],
+        ["compare"],
+        ["funnel"],
+        ["dropoff"],
+        ["flows", "--show", "variants"],
+        ["retention"],
+        ["survival", "--by", "segment"],
+        ["early-churn"],
+        ["dose-response"],
+        ["drivers"],
+        ["nps-drivers", "--bootstrap", "20"],
+        ["themes", "--discover", "2"],
+        ["phrases"],
+        ["risk"],
+        ["risk", "--evaluate"],
         ["onboarding"],
     ]
     for command in commands:

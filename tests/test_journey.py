@@ -68,7 +68,10 @@ def test_design_example_keys_are_read():
         ({"churn": {"inactive_days": -3}}, "positive whole number"),
         ({"bad_experience": {"nps_at_most": 12}}, "outside the nps scale"),
         ({"scales": {"nps": {"min": 10, "max": 0}}}, "'min' must be below 'max'"),
-        ({"scales": {"nps": {"min": 0, "max": 10, "maxx": 3}}}, r"\[scales.nps\] unknown key.*maxx"),
+        (
+            {"scales": {"nps": {"min": 0, "max": 10, "maxx": 3}}},
+            r"\[scales.nps\] unknown key.*maxx",
+        ),
         ({"churn": {"inactive_dayz": 30}}, r"\[churn\] unknown key.*inactive_dayz"),
         ({"journey": {"phase": ["a"]}}, r"\[journey\] unknown key.*'?phase\b"),
         ({"bad_experience": {"npss_at_most": 6}}, "unknown key 'npss_at_most'"),
@@ -89,7 +92,7 @@ def test_invalid_journeys_name_the_key(patch, message):
 def test_added_touchpoints_keep_the_users_comments(tmp_path):
     ws = cxray.init(tmp_path / "ws")
     text = ws.journey_path.read_text().replace(
-        "[churn]", "# our own note\n[touchpoints.order]\nphase = \"conversion\"\n\n[churn]"
+        "[churn]", '# our own note\n[touchpoints.order]\nphase = "conversion"\n\n[churn]'
     )
     ws.journey_path.write_text(text)
     journey.add_touchpoints(ws.journey_path, ["delivery", "order"])
@@ -117,4 +120,6 @@ def test_any_metric_with_a_scale_can_have_a_bad_experience_threshold():
     assert rule.threshold("rating") == 2 and rule.threshold("stars") == 1
     assert rule.rating_at_most == 2 and rule.nps_at_most == 6  # defaults stay
     assert rule.metrics == ["ces", "csat", "nps", "rating", "stars"]
-    assert journey.from_dict({"journey": {"phases": ["a"]}}).bad_experience.threshold("rating") is None
+    assert (
+        journey.from_dict({"journey": {"phases": ["a"]}}).bad_experience.threshold("rating") is None
+    )

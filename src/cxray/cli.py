@@ -735,7 +735,9 @@ def themes(
     path: WorkspaceArg,
     metric: Annotated[
         str | None,
-        typer.Option(help="Whose comments: nps, csat, rating, text… or all (default: the main one)."),
+        typer.Option(
+            help="Whose comments: nps, csat, rating, text… or all (default: the main one)."
+        ),
     ] = None,
     discover: Annotated[int, typer.Option(help="How many new themes to find in the data.")] = 8,
     taxonomy: Annotated[

@@ -286,7 +286,9 @@ def _refuse_unknown(table: object, known: set[str], where: str, fail) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
         if where:
-            raise fail(where, f"unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise fail(
+                where, f"unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         raise fail(unknown[0], f"unknown section; known sections: {', '.join(sorted(known))}")
 
 

@@ -6,7 +6,9 @@ import pytest
 
 from cxray.demo.calibration import calibrate
 
-SEEDS = range(500, 512)  # fixed in advance; the benchmark runs more (python -m benchmarks calibration)
+SEEDS = range(
+    500, 512
+)  # fixed in advance; the benchmark runs more (python -m benchmarks calibration)
 
 
 @pytest.mark.slow

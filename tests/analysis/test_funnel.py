@@ -30,19 +30,30 @@ def events_of(*rows):
 
 # data ends 2024-06-01, so customers are observed until 2024-05-02 (30 days of inactivity)
 STORY = events_of(
-    ("a", "2024-01-01", "ad"), ("a", "2024-01-03", "visit"), ("a", "2024-01-10", "order"),
+    ("a", "2024-01-01", "ad"),
+    ("a", "2024-01-03", "visit"),
+    ("a", "2024-01-10", "order"),
     ("a", "2024-02-10", "repeat"),  # then inactive: churned at 02-10 after reaching loyalty
-    ("b", "2024-01-01", "ad"), ("b", "2024-01-02", "cancel"),  # left after awareness
-    ("c", "2024-01-01", "ad"), ("c", "2024-06-01", "visit"),  # still active: censored
+    ("b", "2024-01-01", "ad"),
+    ("b", "2024-01-02", "cancel"),  # left after awareness
+    ("c", "2024-01-01", "ad"),
+    ("c", "2024-06-01", "visit"),  # still active: censored
     ("d", "2024-01-05", "order"),  # skipped the first phases; inactive after conversion
-    ("e", "2024-01-01", "visit"), ("e", "2024-03-01", "cancel"),
+    ("e", "2024-01-01", "visit"),
+    ("e", "2024-03-01", "cancel"),
 )
 
 
 @pytest.fixture
 def story(make_workspace):
-    customers = [{"customer_id": c, "segment": "x" if c in "abc" else "y",
-                  "attributes": '{"tier": "gold"}' if c == "a" else None} for c in "abcde"]
+    customers = [
+        {
+            "customer_id": c,
+            "segment": "x" if c in "abc" else "y",
+            "attributes": '{"tier": "gold"}' if c == "a" else None,
+        }
+        for c in "abcde"
+    ]
     return make_workspace(events=STORY, journey=JOURNEY, customers=customers)
 
 
@@ -102,7 +113,8 @@ def test_phase_subset_and_validation(story):
 def test_leaving_before_reaching_a_phase_is_not_a_drop_off_after_it(make_workspace):
     ws = make_workspace(
         events=events_of(
-            ("g", "2024-01-01", "ad"), ("g", "2024-01-02", "cancel"),
+            ("g", "2024-01-01", "ad"),
+            ("g", "2024-01-02", "cancel"),
             ("g", "2024-03-01", "visit"),  # came back after cancelling
             ("h", "2024-03-02", "ad"),
         ),
@@ -172,8 +184,9 @@ def test_properties_on_random_journeys(make_workspace):
     ws = make_workspace(journey=JOURNEY)
     event = st.tuples(
         st.sampled_from("pqrstu"),
-        st.integers(0, 200).map(lambda d: pd.Timestamp("2024-01-01", tz="UTC")
-                                + pd.Timedelta(days=d)),
+        st.integers(0, 200).map(
+            lambda d: pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=d)
+        ),
         st.sampled_from([*STEP, "cancel"]),
     )
 
@@ -189,8 +202,7 @@ def test_properties_on_random_journeys(make_workspace):
         reached = frame["reached"].tolist()
         assert reached == sorted(reached, reverse=True)  # never grows along the funnel
         steps = frame.iloc[:-1]
-        assert (steps["converted"] + steps["dropped"] + steps["censored"]
-                == steps["reached"]).all()
+        assert (steps["converted"] + steps["dropped"] + steps["censored"] == steps["reached"]).all()
         assert steps["converted"].tolist() == reached[1:]
         for k, phase in enumerate(PHASES[:-1]):
             for column in ("reached", "converted", "dropped", "censored"):

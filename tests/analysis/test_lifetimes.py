@@ -63,7 +63,11 @@ def test_an_inactivity_rule_longer_than_the_data_is_set_aside(make_workspace):
         events.append({"customer_id": f"c{i}", "ts": start, "touchpoint": "apply"})
         if i % 2:
             events.append(
-                {"customer_id": f"c{i}", "ts": start + pd.Timedelta(days=20), "touchpoint": "cancel"}
+                {
+                    "customer_id": f"c{i}",
+                    "ts": start + pd.Timedelta(days=20),
+                    "touchpoint": "cancel",
+                }
             )
     events.append({"customer_id": "c0", "ts": "2024-06-01", "touchpoint": "apply"})
     ws = make_workspace(

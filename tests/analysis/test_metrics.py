@@ -73,8 +73,9 @@ def _exact_coverage(interval, n, p_pro, p_det):
         for det in range(n + 1 - pro):
             low, high = interval(pro, det, n)
             if low - 1e-9 <= true <= high + 1e-9:
-                covered += stats.multinomial.pmf([pro, det, n - pro - det], n,
-                                                 [p_pro, p_det, 1 - p_pro - p_det])
+                covered += stats.multinomial.pmf(
+                    [pro, det, n - pro - det], n, [p_pro, p_det, 1 - p_pro - p_det]
+                )
     return covered
 
 
@@ -136,9 +137,7 @@ def test_wilson_equals_statsmodels(n, data):
     assert wilson(successes, n) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize(
-    ("higher_is_easier", "easy_share"), [(True, 3 / 6), (False, 2 / 6)]
-)
+@pytest.mark.parametrize(("higher_is_easier", "easy_share"), [(True, 3 / 6), (False, 2 / 6)])
 def test_ces_mean_t_interval_and_easy_share_follow_the_scale_direction(
     make_workspace, higher_is_easier, easy_share
 ):
@@ -173,8 +172,7 @@ def test_custom_and_unscaled_metrics_and_out_of_scale_answers(make_workspace):
 
 def test_text_feedback_without_score_is_ignored(make_workspace):
     ws = make_workspace(
-        feedback=[{"ts": "2024-01-01", "metric": "text", "comment": "slow"},
-                  *answers("nps", [10])]
+        feedback=[{"ts": "2024-01-01", "metric": "text", "comment": "slow"}, *answers("nps", [10])]
     )
     assert list(metrics(ws).to_pandas()["metric"]) == ["nps"]
 
@@ -184,28 +182,41 @@ def test_text_feedback_without_score_is_ignored(make_workspace):
 def grouped(make_workspace):
     feedback = [
         # touchpoint given directly
-        {"customer_id": "a", "ts": "2024-01-10", "metric": "nps", "score": 10,
-         "touchpoint": "order"},
+        {
+            "customer_id": "a",
+            "ts": "2024-01-10",
+            "metric": "nps",
+            "score": 10,
+            "touchpoint": "order",
+        },
         # touchpoint known only through the event it answers
         {"customer_id": "b", "ts": "2024-01-20", "metric": "nps", "score": 0, "event_id": "e1"},
-        {"customer_id": "c", "ts": "2024-02-05", "metric": "nps", "score": 8,
-         "touchpoint": "chat"},
+        {"customer_id": "c", "ts": "2024-02-05", "metric": "nps", "score": 8, "touchpoint": "chat"},
         {"customer_id": "x", "ts": "2024-02-06", "metric": "nps", "score": 9},
     ]
     return make_workspace(
         feedback=feedback,
-        events=[{"event_id": "e1", "customer_id": "b", "ts": "2024-01-19",
-                 "touchpoint": "delivery", "channel": "logistics"}],
+        events=[
+            {
+                "event_id": "e1",
+                "customer_id": "b",
+                "ts": "2024-01-19",
+                "touchpoint": "delivery",
+                "channel": "logistics",
+            }
+        ],
         customers=[
             {"customer_id": "a", "segment": "smb", "attributes": '{"plan": "gold"}'},
             {"customer_id": "b", "segment": "smb", "attributes": '{"plan": 3}'},
             {"customer_id": "c", "segment": "ent", "attributes": "{}"},
         ],
-        journey={"touchpoints": {
-            "order": {"phase": "conversion", "channel": "web"},
-            "delivery": {"phase": "loyalty"},
-            "chat": {"phase": "unassigned", "channel": "app"},
-        }},
+        journey={
+            "touchpoints": {
+                "order": {"phase": "conversion", "channel": "web"},
+                "delivery": {"phase": "loyalty"},
+                "chat": {"phase": "unassigned", "channel": "app"},
+            }
+        },
     )
 
 
@@ -258,8 +269,9 @@ def test_segment_against_rest_finds_the_real_difference_only(make_workspace):
         for i, score in enumerate(scores):
             cid = f"{segment}{i}"
             customers.append({"customer_id": cid, "segment": segment})
-            feedback.append({"customer_id": cid, "ts": "2024-03-01", "metric": "nps",
-                             "score": score})
+            feedback.append(
+                {"customer_id": cid, "ts": "2024-03-01", "metric": "nps", "score": score}
+            )
     ws = make_workspace(feedback=feedback, customers=customers)
     result = compare(ws, "nps")
     frame = result.to_pandas().set_index("group")
@@ -281,8 +293,9 @@ def test_nps_period_test_uses_the_pooled_multinomial_variance(make_workspace):
         {"ts": "2024-02-15", "metric": "nps", "score": s} for s in second
     ]
     ws = make_workspace(feedback=feedback)
-    result = compare(ws, "nps", periods=(("2024-01-01", "2024-01-31"),
-                                         ("2024-02-01", "2024-02-29")))
+    result = compare(
+        ws, "nps", periods=(("2024-01-01", "2024-01-31"), ("2024-02-01", "2024-02-29"))
+    )
     row = result.to_pandas().iloc[0]
     assert (row["score_ref"], row["score"], row["difference"]) == pytest.approx((25, -30, -55))
     pro, det = 14 / 40, 15 / 40
@@ -312,10 +325,12 @@ def test_csat_and_mean_tests_match_statsmodels_and_scipy(make_workspace):
 
 def test_compare_refuses_overlapping_periods_and_handles_empty_sides(grouped):
     with pytest.raises(ValueError, match="overlap"):
-        compare(grouped, "nps", periods=(("2024-01-01", "2024-02-10"),
-                                         ("2024-02-01", "2024-03-01")))
-    result = compare(grouped, "nps", periods=(("2023-01-01", "2023-01-31"),
-                                              ("2024-01-01", "2024-12-31")))
+        compare(
+            grouped, "nps", periods=(("2024-01-01", "2024-02-10"), ("2024-02-01", "2024-03-01"))
+        )
+    result = compare(
+        grouped, "nps", periods=(("2023-01-01", "2023-01-31"), ("2024-01-01", "2024-12-31"))
+    )
     row = result.to_pandas().iloc[0]
     assert row["n_ref"] == 0 and not row["significant"] and math.isnan(row["p_value"])
     assert "No difference" in result.summary()
@@ -341,8 +356,9 @@ def test_differences_in_sentences_have_their_interval_and_n(make_workspace):
         for i, score in enumerate(scores):
             cid = f"{segment}{i}"
             customers.append({"customer_id": cid, "segment": segment})
-            feedback.append({"customer_id": cid, "ts": "2024-03-01", "metric": "nps",
-                             "score": score})
+            feedback.append(
+                {"customer_id": cid, "ts": "2024-03-01", "metric": "nps", "score": score}
+            )
     ws = make_workspace(feedback=feedback, customers=customers)
     result = compare(ws, "nps")
     sad = result.to_pandas().set_index("group").loc["sad"]
@@ -365,5 +381,5 @@ def test_a_tiny_share_shows_its_interval(make_workspace):
     ws = make_workspace(feedback=answers("csat", [5] + [1] * 4999))
     text = metrics(ws, "csat").summary()
     assert "0% (0%–0%)" not in text and "0.0% (0.0%" not in text
-    assert "CSAT: 0.02% (0.00%–0.11%, n = 5,000)." in text
+    assert "CSAT: 0.020% (0.004%–0.113%, n = 5,000)." in text  # no bound reads as 0
     assert "0,02% (0,00%–0,11%, n = 5.000)" in metrics(ws, "csat").summary("nl")

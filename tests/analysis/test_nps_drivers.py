@@ -57,9 +57,7 @@ def test_quadrants_from_fixed_criteria_not_medians():
     # one driver that explains a lot and does worse than the overall score: fix it first
     assert quadrants(pd.Series([1.0]), pd.Series([0.3]), pd.Series([0.2]), 0.7) == ["fix_first"]
     # one driver that explains nothing is not important, even with the whole (tiny) R²
-    assert quadrants(pd.Series([1.0]), pd.Series([0.0]), pd.Series([0.2]), 0.7) == [
-        "low_priority"
-    ]
+    assert quadrants(pd.Series([1.0]), pd.Series([0.0]), pd.Series([0.2]), 0.7) == ["low_priority"]
     # of three, two can be important
     three = quadrants(
         pd.Series([0.48, 0.48, 0.04]), pd.Series([0.2, 0.2, 0.0]), pd.Series([0.1, 0.9, 0.1]), 0.5

@@ -171,8 +171,13 @@ def test_a_share_near_zero_shows_its_interval():
     from cxray.analysis.retention import RetentionResult
 
     pooled = pd.DataFrame(
-        {"period": [0, 1], "cohorts": [1, 1], "customers": [1107, 1107], "retained": [1107, 0],
-         "share": [1.0, 0.0]}
+        {
+            "period": [0, 1],
+            "cohorts": [1, 1],
+            "customers": [1107, 1107],
+            "retained": [1107, 0],
+            "share": [1.0, 0.0],
+        }
     )
     cells = pd.DataFrame({"cohort": ["2012-02"], "customers": [1107]})
     text = RetentionResult(cells, pooled, "month", None).summary()

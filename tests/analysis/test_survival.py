@@ -231,18 +231,33 @@ def test_median_sentence_shows_its_interval_and_counts_days_right():
 
     def groups(median, low, high):
         return pd.DataFrame(
-            [{"group": "all", "customers": 11310, "churned": 10441, "median_days": median,
-              "median_lower": low, "median_upper": high}]
+            [
+                {
+                    "group": "all",
+                    "customers": 11310,
+                    "churned": 10441,
+                    "median_days": median,
+                    "median_lower": low,
+                    "median_upper": high,
+                }
+            ]
         )
 
-    short = SurvivalResult(curve=pd.DataFrame(), groups=groups(0.807, 0.706, 0.89), by=None,
-                           horizon_days=None)
+    short = SurvivalResult(
+        curve=pd.DataFrame(), groups=groups(0.807, 0.706, 0.89), by=None, horizon_days=None
+    )
     assert "median lifetime 0.8 days (0.7–0.9)" in short.summary()  # never "1 days (1–1)"
     assert "mediane levensduur 0,8 dagen (0,7–0,9)" in short.summary("nl")
-    one = SurvivalResult(curve=pd.DataFrame(), groups=groups(1.0, 0.0, 3.0), by=None,
-                         horizon_days=None)
+    one = SurvivalResult(
+        curve=pd.DataFrame(), groups=groups(1.0, 0.0, 3.0), by=None, horizon_days=None
+    )
     assert "1 day (0–3)" in one.summary() and "1 dag (0–3)" in one.summary("nl")
-    open_ended = SurvivalResult(curve=pd.DataFrame(), groups=groups(40, 30, np.inf), by=None,
-                                horizon_days=None, logrank_p=float("nan"))
+    open_ended = SurvivalResult(
+        curve=pd.DataFrame(),
+        groups=groups(40, 30, np.inf),
+        by=None,
+        horizon_days=None,
+        logrank_p=float("nan"),
+    )
     assert "40 days (30–not bounded)" in open_ended.summary()
     assert "nan" not in open_ended.summary().lower() and "inf" not in open_ended.summary()

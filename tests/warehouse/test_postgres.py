@@ -51,20 +51,37 @@ def company(seed: int = 7, customers: int = 120) -> dict[str, list[dict]]:
     for i in range(customers):
         cid = f"c{i}"
         t = start + pd.Timedelta(days=int(rng.integers(0, 200)))
-        people.append({"customer_id": cid, "segment": rng.choice(["consumer", "business"]),
-                       "first_seen": t})
+        people.append(
+            {"customer_id": cid, "segment": rng.choice(["consumer", "business"]), "first_seen": t}
+        )
         for step in range(int(rng.integers(1, 8))):
             t = t + pd.Timedelta(hours=int(rng.integers(1, 24 * 40)))
-            events.append({"event_id": f"{cid}-{step}", "customer_id": cid, "ts": t,
-                           "touchpoint": touchpoints[min(step, len(touchpoints) - 1)
-                                                     if rng.random() < 0.7
-                                                     else int(rng.integers(0, 5))]})
+            events.append(
+                {
+                    "event_id": f"{cid}-{step}",
+                    "customer_id": cid,
+                    "ts": t,
+                    "touchpoint": touchpoints[
+                        min(step, len(touchpoints) - 1)
+                        if rng.random() < 0.7
+                        else int(rng.integers(0, 5))
+                    ],
+                }
+            )
         if rng.random() < 0.3:
             t = t + pd.Timedelta(days=1)
-            events.append({"event_id": f"{cid}-x", "customer_id": cid, "ts": t,
-                           "touchpoint": "cancelled"})
-        feedback.append({"customer_id": cid, "ts": t, "metric": "nps",
-                         "score": int(rng.integers(0, 11)), "touchpoint": "delivery"})
+            events.append(
+                {"event_id": f"{cid}-x", "customer_id": cid, "ts": t, "touchpoint": "cancelled"}
+            )
+        feedback.append(
+            {
+                "customer_id": cid,
+                "ts": t,
+                "metric": "nps",
+                "score": int(rng.integers(0, 11)),
+                "touchpoint": "delivery",
+            }
+        )
     return {"events": events, "feedback": feedback, "customers": people}
 
 

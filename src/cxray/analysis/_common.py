@@ -160,7 +160,11 @@ def interval_digits(
         return digits
     for d in range(digits, max_digits + 1):
         lo, mid, hi = (round(x, d) for x in (lower, value, upper))
-        distinct = (lo != hi or lower == upper) and (lo != mid or lower == value) and (mid != hi or upper == value)
+        distinct = (
+            (lo != hi or lower == upper)
+            and (lo != mid or lower == value)
+            and (mid != hi or upper == value)
+        )
         excludes = reference is not None and (lower > reference or upper < reference)
         touches = excludes and reference in (lo, hi)
         # a bound that is not zero must not read as zero (a ratio's 0.0003 is no "0.000")

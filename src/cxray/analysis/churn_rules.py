@@ -151,8 +151,11 @@ class ChurnCheck(Result):
                 f"is not what you mean, name a cancellation touchpoint or a longer inactive_days"
                 f".{suggestion}"
             )
-        if days and self.inactivity_applies and self.customers and self.too_new > MOSTLY * (
-            self.customers
+        if (
+            days
+            and self.inactivity_applies
+            and self.customers
+            and self.too_new > MOSTLY * (self.customers)
         ):
             out.append(
                 f"{fmt_pct(self.too_new / self.customers, lang)} van de klanten begon in de laatste "
@@ -287,9 +290,7 @@ def churn_check(ws: Any) -> ChurnCheck:
     if "churned_at" in customers.columns:
         lifetime_data = bool(
             int(
-                customers.filter(
-                    customers.churned_at.notnull() | customers.last_seen.notnull()
-                )
+                customers.filter(customers.churned_at.notnull() | customers.last_seen.notnull())
                 .count()
                 .execute()
             )
@@ -310,4 +311,3 @@ def churn_check(ws: Any) -> ChurnCheck:
         churn_touchpoints_unseen=unseen,
         has_lifetime_data=lifetime_data,
     )
-

@@ -46,8 +46,13 @@ def _difference_test(rule: MetricRule, a: dict, b: dict) -> dict[str, float]:
     interval from the two Wilson intervals. Means: Welch's t-test and interval.
     """
     n_a, n_b = a["n"], b["n"]
-    nan = {"difference": math.nan, "diff_low": math.nan, "diff_high": math.nan,
-           "statistic": math.nan, "p_value": math.nan}
+    nan = {
+        "difference": math.nan,
+        "diff_low": math.nan,
+        "diff_high": math.nan,
+        "statistic": math.nan,
+        "p_value": math.nan,
+    }
     if n_a == 0 or n_b == 0:
         return nan
     difference = b["score"] - a["score"]
@@ -58,8 +63,10 @@ def _difference_test(rule: MetricRule, a: dict, b: dict) -> dict[str, float]:
         se0 = 100 * math.sqrt(max(pooled, 0.0) * (1 / n_a + 1 / n_b))
 
         def variance(r: dict) -> float:
-            return max(r["promoters"] + r["detractors"] - (r["promoters"] - r["detractors"]) ** 2,
-                       0.0) / r["n"]
+            return (
+                max(r["promoters"] + r["detractors"] - (r["promoters"] - r["detractors"]) ** 2, 0.0)
+                / r["n"]
+            )
 
         half = 100 * Z * math.sqrt(variance(a) + variance(b))
         low, high = difference - half, difference + half
@@ -78,20 +85,39 @@ def _difference_test(rule: MetricRule, a: dict, b: dict) -> dict[str, float]:
         se = math.sqrt(v_a + v_b)
         if se == 0:
             p_value = 1.0 if difference == 0 else 0.0
-            return {"difference": difference, "diff_low": difference, "diff_high": difference,
-                    "statistic": math.nan, "p_value": p_value}
+            return {
+                "difference": difference,
+                "diff_low": difference,
+                "diff_high": difference,
+                "statistic": math.nan,
+                "p_value": p_value,
+            }
         df = (v_a + v_b) ** 2 / (v_a**2 / (n_a - 1) + v_b**2 / (n_b - 1))
         statistic = difference / se
         quantile = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
-        return {"difference": difference, "diff_low": difference - quantile * se,
-                "diff_high": difference + quantile * se, "statistic": statistic,
-                "p_value": float(2 * stats.t.sf(abs(statistic), df))}
+        return {
+            "difference": difference,
+            "diff_low": difference - quantile * se,
+            "diff_high": difference + quantile * se,
+            "statistic": statistic,
+            "p_value": float(2 * stats.t.sf(abs(statistic), df)),
+        }
     if se0 == 0:  # every answer in the same class on both sides: nothing differs
-        return {"difference": difference, "diff_low": low, "diff_high": high,
-                "statistic": 0.0, "p_value": 1.0}
+        return {
+            "difference": difference,
+            "diff_low": low,
+            "diff_high": high,
+            "statistic": 0.0,
+            "p_value": 1.0,
+        }
     statistic = difference / se0
-    return {"difference": difference, "diff_low": low, "diff_high": high,
-            "statistic": statistic, "p_value": float(2 * stats.norm.sf(abs(statistic)))}
+    return {
+        "difference": difference,
+        "diff_low": low,
+        "diff_high": high,
+        "statistic": statistic,
+        "p_value": float(2 * stats.norm.sf(abs(statistic))),
+    }
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -127,17 +153,30 @@ class ComparisonResult(Result):
 
     @property
     def how(self) -> str:
-        versus = ("second period against the first" if self.mode == "periods"
-                  else "each group against all other groups")
-        return (f"{_label(self.metric)}, {versus}; {self.test}; Benjamini–Hochberg q-values, "
-                f"significant when q <= {self.fdr}; {len(self.frame)} comparisons")
+        versus = (
+            "second period against the first"
+            if self.mode == "periods"
+            else "each group against all other groups"
+        )
+        return (
+            f"{_label(self.metric)}, {versus}; {self.test}; Benjamini–Hochberg q-values, "
+            f"significant when q <= {self.fdr}; {len(self.frame)} comparisons"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": frame_records(self.frame),
-            "params": jsonable({"metric": self.metric, "by": self.by, "mode": self.mode,
-                                "periods": self.periods, "fdr": self.fdr, "min_n": self.min_n,
-                                "unit": self.unit}),
+            "params": jsonable(
+                {
+                    "metric": self.metric,
+                    "by": self.by,
+                    "mode": self.mode,
+                    "periods": self.periods,
+                    "fdr": self.fdr,
+                    "min_n": self.min_n,
+                    "unit": self.unit,
+                }
+            ),
             "how": self.how,
         }
 
@@ -149,10 +188,14 @@ class ComparisonResult(Result):
         if significant.empty:
             count = len(self.frame)
             if lang == "en":
-                return (f"No difference in {label} is significant at a false-discovery rate of "
-                        f"{fdr}% ({count} comparison{'' if count == 1 else 's'}).")
-            return (f"Geen verschil in {label} is significant bij een false-discovery rate van "
-                    f"{fdr}% ({count} vergelijking{'' if count == 1 else 'en'}).")
+                return (
+                    f"No difference in {label} is significant at a false-discovery rate of "
+                    f"{fdr}% ({count} comparison{'' if count == 1 else 's'})."
+                )
+            return (
+                f"Geen verschil in {label} is significant bij een false-discovery rate van "
+                f"{fdr}% ({count} vergelijking{'' if count == 1 else 'en'})."
+            )
         parts = []
         for _, row in significant.sort_values("q_value").iterrows():
             difference = _fmt_difference(
@@ -161,8 +204,11 @@ class ComparisonResult(Result):
             n = f"n = {fmt_num(row['n'], lang)} / {fmt_num(row['n_ref'], lang)}"
             score = _fmt_score(row["score"], self.unit, lang)
             ref = _fmt_score(row["score_ref"], self.unit, lang)
-            q = ("q < " + fmt_num(0.001, lang, 3) if row["q_value"] < 0.001
-                 else "q = " + fmt_num(row["q_value"], lang, 3))
+            q = (
+                "q < " + fmt_num(0.001, lang, 3)
+                if row["q_value"] < 0.001
+                else "q = " + fmt_num(row["q_value"], lang, 3)
+            )
             who = "" if row["group"] == ALL else f"{row['group']}: "
             if self.mode == "periods":
                 word = "from" if lang == "en" else "van"
@@ -195,8 +241,10 @@ def _fmt_difference(
     }.get(unit)
     text = signed(value) + (f" {words[0] if lang == 'en' else words[1]}" if words else "")
     if low == low and high == high:
-        interval = f"{signed(low)} tot {signed(high)}" if lang == "nl" else (
-            f"{signed(low)} to {signed(high)}"
+        interval = (
+            f"{signed(low)} tot {signed(high)}"
+            if lang == "nl"
+            else (f"{signed(low)} to {signed(high)}")
         )
         text += f", 95% interval {interval}" if lang == "en" else f", 95%-interval {interval}"
     return text
@@ -249,9 +297,17 @@ def compare(
         a = _side(rule, ref, min_n)
         b = _side(rule, cur, min_n)
         tested = _difference_test(rule, a, b)
-        rows.append({"group": group, "n": b["n"], "score": b["score"], "n_ref": a["n"],
-                     "score_ref": a["score"], **tested,
-                     "too_few": min(a["n"], b["n"]) < min_n})
+        rows.append(
+            {
+                "group": group,
+                "n": b["n"],
+                "score": b["score"],
+                "n_ref": a["n"],
+                "score_ref": a["score"],
+                **tested,
+                "too_few": min(a["n"], b["n"]) < min_n,
+            }
+        )
     frame = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
     frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy(float))
     frame["significant"] = (frame["q_value"] <= fdr).fillna(False).astype(bool)
@@ -262,8 +318,15 @@ def compare(
         KIND_MEAN: "Welch t-test",
     }
     return ComparisonResult(
-        frame=frame, metric=metric, by=by, mode=mode, periods=stored_periods, fdr=fdr,
-        min_n=min_n, unit=UNITS[rule.kind], test=tests[rule.kind],
+        frame=frame,
+        metric=metric,
+        by=by,
+        mode=mode,
+        periods=stored_periods,
+        fdr=fdr,
+        min_n=min_n,
+        unit=UNITS[rule.kind],
+        test=tests[rule.kind],
     )
 
 
@@ -278,8 +341,7 @@ def _overlap(a_low, a_high, b_low, b_high) -> bool:
 def _side(rule: MetricRule, counts: pd.DataFrame, min_n: int) -> dict:
     if counts.empty:
         return {"n": 0, "score": math.nan}
-    return _summarise(rule, counts["score"].to_numpy(float), counts["count"].to_numpy(float),
-                      min_n)
+    return _summarise(rule, counts["score"].to_numpy(float), counts["count"].to_numpy(float), min_n)
 
 
 def _period_pairs(counts: pd.DataFrame) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:

@@ -47,8 +47,18 @@ from cxray.analysis.lifetimes import SECONDS_PER_DAY, customer_lifetimes, data_e
 from cxray.results import Result, jsonable
 
 FUNNEL_COLUMNS = [
-    "group", "phase", "next_phase", "reached", "converted", "conversion", "conversion_known",
-    "dropped", "drop_share", "censored", "median_days_to_next", "p90_days_to_next",
+    "group",
+    "phase",
+    "next_phase",
+    "reached",
+    "converted",
+    "conversion",
+    "conversion_known",
+    "dropped",
+    "drop_share",
+    "censored",
+    "median_days_to_next",
+    "p90_days_to_next",
 ]
 
 
@@ -110,10 +120,17 @@ class FunnelResult(Result):
     @property
     def how(self) -> str:
         customers = int(self.frame.loc[self.frame["phase"] == self.phases[0], "reached"].sum())
-        window = (f"conversion within {self.window_days} days; not converted after the window "
-                  "counts as drop-off" if self.window_days else "no conversion window")
-        churn = "" if self.churn_rule else "; no churn rule in the journey, so only a window can " \
-            "show drop-off"
+        window = (
+            f"conversion within {self.window_days} days; not converted after the window "
+            "counts as drop-off"
+            if self.window_days
+            else "no conversion window"
+        )
+        churn = (
+            ""
+            if self.churn_rule
+            else "; no churn rule in the journey, so only a window can show drop-off"
+        )
         return (
             f"{customers} customers; reaching a phase = first event in that phase or a later one; "
             f"{window}; drop-off = churned after reaching the phase without converting; "
@@ -123,8 +140,9 @@ class FunnelResult(Result):
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": records(self.frame),
-            "params": jsonable({"phases": self.phases, "window_days": self.window_days,
-                                "by": self.by}),
+            "params": jsonable(
+                {"phases": self.phases, "window_days": self.window_days, "by": self.by}
+            ),
             "how": self.how,
         }
 
@@ -140,11 +158,16 @@ class FunnelResult(Result):
                     else "Geen klant bereikte een fase van de funnel: nog geen contactmoment is "
                     "in een van de fasen ingedeeld (geef contactmomenten een fase in cxray.toml)."
                 )
-            return ("No customer reached a phase of the funnel." if lang == "en"
-                    else "Geen klant bereikte een fase van de funnel.")
-        totals = steps.groupby(["phase", "next_phase"], sort=False)[
-            ["reached", "dropped", "censored"]
-        ].sum().reset_index()
+            return (
+                "No customer reached a phase of the funnel."
+                if lang == "en"
+                else "Geen klant bereikte een fase van de funnel."
+            )
+        totals = (
+            steps.groupby(["phase", "next_phase"], sort=False)[["reached", "dropped", "censored"]]
+            .sum()
+            .reset_index()
+        )
         totals["share"] = totals["dropped"] / totals["reached"]
         # most customers lost, not the highest share: 1 of 1 is no finding
         worst = totals.sort_values(["dropped", "share"], ascending=False, kind="stable").iloc[0]
@@ -152,13 +175,17 @@ class FunnelResult(Result):
             open_count = int(totals["censored"].sum())
             count = fmt_num(open_count, lang)
             if lang == "en":
-                return (f"No customer was seen to drop off between phases; {count} "
-                        f"customer{'' if open_count == 1 else 's'} had not reached the next phase "
-                        "yet when the data ends (censored).")
+                return (
+                    f"No customer was seen to drop off between phases; {count} "
+                    f"customer{'' if open_count == 1 else 's'} had not reached the next phase "
+                    "yet when the data ends (censored)."
+                )
             one = open_count == 1
-            return (f"Geen klant is zichtbaar uitgevallen tussen fasen; {count} "
-                    f"klant{'' if one else 'en'} had{'' if one else 'den'} "
-                    "de volgende fase nog niet bereikt toen de data ophield (gecensureerd).")
+            return (
+                f"Geen klant is zichtbaar uitgevallen tussen fasen; {count} "
+                f"klant{'' if one else 'en'} had{'' if one else 'den'} "
+                "de volgende fase nog niet bereikt toen de data ophield (gecensureerd)."
+            )
         share = fmt_pct(worst["share"], lang)
         reached, dropped = fmt_num(worst["reached"], lang), fmt_num(worst["dropped"], lang)
         censored_count = int(worst["censored"])
@@ -169,16 +196,20 @@ class FunnelResult(Result):
                 f"who reached it ({share}) left without reaching {worst['next_phase']}"
             )
             if censored_count:
-                text += (f"; {censored} more {'is' if censored_count == 1 else 'are'} still in progress "
-                         "(censored, not counted as drop-off)")
+                text += (
+                    f"; {censored} more {'is' if censored_count == 1 else 'are'} still in progress "
+                    "(censored, not counted as drop-off)"
+                )
             return text + "."
         text = (
             f"De grootste uitval is na {worst['phase']}: {dropped} van de {reached} klanten die "
             f"die fase bereikten ({share}) haakten af voor {worst['next_phase']}"
         )
         if censored_count:
-            text += (f"; nog {censored} {'is' if censored_count == 1 else 'zijn'} onderweg "
-                     "(gecensureerd, niet als uitval geteld)")
+            text += (
+                f"; nog {censored} {'is' if censored_count == 1 else 'zijn'} onderweg "
+                "(gecensureerd, niet als uitval geteld)"
+            )
         return text + "."
 
 
@@ -203,8 +234,14 @@ def funnel(
     end = data_end(ws)
     churn_rule = ws.journey.churn.enabled
     if end is None:
-        return FunnelResult(pd.DataFrame(columns=FUNNEL_COLUMNS), phases, window_days, by,
-                            churn_rule, _placed(ws, phases))
+        return FunnelResult(
+            pd.DataFrame(columns=FUNNEL_COLUMNS),
+            phases,
+            window_days,
+            by,
+            churn_rule,
+            _placed(ws, phases),
+        )
 
     steps = _phase_steps(ws, phases)
     events = ws.events.select("customer_id", "ts", "touchpoint").join(steps, "touchpoint")

@@ -140,7 +140,9 @@ def customer_lifetimes(ws: Any, end: dt.datetime | None = None) -> ir.Table:
     joined = per_customer.join(customers, "customer_id", how="outer")
     customer_id = ibis.coalesce(joined.customer_id, joined.customer_id_right)
     first_event = joined.first_event.cast(UTC)
-    start = ibis.coalesce(ibis.least(first_event, joined.first_seen), first_event, joined.first_seen)
+    start = ibis.coalesce(
+        ibis.least(first_event, joined.first_seen), first_event, joined.first_seen
+    )
 
     def earliest(a: ir.Value, b: ir.Value) -> ir.Value:
         return ibis.coalesce(ibis.least(a, b), a, b)

@@ -75,13 +75,39 @@ UNITS = {KIND_NPS: "points", KIND_SHARE: "percent", KIND_MEAN: "mean"}
 METHODS = {KIND_NPS: "adjusted Wald", KIND_SHARE: "Wilson", KIND_MEAN: "t"}
 
 METRIC_COLUMNS = [
-    "metric", "group", "n", "score", "low", "high", "method", "unit", "too_few",
-    "promoters", "passives", "detractors", "wald_low", "wald_high",
-    "top_box", "easy", "mean", "sd",
+    "metric",
+    "group",
+    "n",
+    "score",
+    "low",
+    "high",
+    "method",
+    "unit",
+    "too_few",
+    "promoters",
+    "passives",
+    "detractors",
+    "wald_low",
+    "wald_high",
+    "top_box",
+    "easy",
+    "mean",
+    "sd",
 ]
 COMPARE_COLUMNS = [
-    "group", "n", "score", "n_ref", "score_ref", "difference", "diff_low", "diff_high",
-    "statistic", "p_value", "q_value", "significant", "too_few",
+    "group",
+    "n",
+    "score",
+    "n_ref",
+    "score_ref",
+    "difference",
+    "diff_low",
+    "diff_high",
+    "statistic",
+    "p_value",
+    "q_value",
+    "significant",
+    "too_few",
 ]
 
 
@@ -180,9 +206,7 @@ class MetricRule:
             return f"{self.name}: top-two-box share in percent, Wilson interval"
         direction = ""
         if self.name == "ces" and self.scale is not None:
-            direction = (
-                ", higher is easier" if self.scale.higher_is_easier else ", lower is easier"
-            )
+            direction = ", higher is easier" if self.scale.higher_is_easier else ", lower is easier"
         return f"{self.name}: mean with t-interval{direction}"
 
 
@@ -192,8 +216,13 @@ def _summarise(rule: MetricRule, scores: np.ndarray, counts: np.ndarray, min_n: 
     mean = float((scores * counts).sum() / n)
     sd = float(np.sqrt(((scores - mean) ** 2 * counts).sum() / (n - 1))) if n > 1 else math.nan
     row: dict[str, Any] = {
-        "metric": rule.name, "n": int(n), "method": METHODS[rule.kind], "unit": UNITS[rule.kind],
-        "too_few": n < min_n, "mean": mean, "sd": sd,
+        "metric": rule.name,
+        "n": int(n),
+        "method": METHODS[rule.kind],
+        "unit": UNITS[rule.kind],
+        "too_few": n < min_n,
+        "mean": mean,
+        "sd": sd,
     }
     top = rule.top_box(scores)
     if top is not None:
@@ -278,9 +307,7 @@ def _grouped_feedback(ws: Any, metrics: list[str] | None, by: str | None) -> ir.
     return joined.select("metric", "score", "ts", "group")
 
 
-def _score_counts(
-    table: ir.Table, by: str | None, extra: tuple[str, ...] = ()
-) -> pd.DataFrame:
+def _score_counts(table: ir.Table, by: str | None, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     counts = (
         table.group_by(["metric", "group", *extra, "score"])
         .aggregate(count=ibis._.count())
@@ -342,10 +369,14 @@ class MetricsResult(Result):
         n = int(self.frame["n"].sum()) if len(self.frame) else 0
         parts = list(self.definitions.values()) or ["no scored feedback"]
         return (
-            f"{n} answers; " + "; ".join(parts)
+            f"{n} answers; "
+            + "; ".join(parts)
             + f"; 95% intervals; groups with n < {self.min_n} flagged too_few"
-            + (f"; {self.out_of_scale} answers outside the scale left out" if self.out_of_scale
-               else "")
+            + (
+                f"; {self.out_of_scale} answers outside the scale left out"
+                if self.out_of_scale
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -353,9 +384,14 @@ class MetricsResult(Result):
             "rows": frame_records(self.frame),
             "params": jsonable(
                 {
-                    "metric": self.metric, "by": self.by, "start": self.start, "end": self.end,
-                    "min_n": self.min_n, "confidence": CONFIDENCE,
-                    "nps_interval": self.nps_interval, "out_of_scale": self.out_of_scale,
+                    "metric": self.metric,
+                    "by": self.by,
+                    "start": self.start,
+                    "end": self.end,
+                    "min_n": self.min_n,
+                    "confidence": CONFIDENCE,
+                    "nps_interval": self.nps_interval,
+                    "out_of_scale": self.out_of_scale,
                 }
             ),
             "how": self.how,
@@ -364,11 +400,15 @@ class MetricsResult(Result):
     def summary(self, lang: str = "en") -> str:
         check_lang(lang)
         if self.frame.empty:
-            return "No scored feedback to report." if lang == "en" else (
-                "Geen feedback met een score om te rapporteren."
+            return (
+                "No scored feedback to report."
+                if lang == "en"
+                else ("Geen feedback met een score om te rapporteren.")
             )
-        return " ".join(self._sentence(metric, rows, lang)
-                        for metric, rows in self.frame.groupby("metric", sort=False))
+        return " ".join(
+            self._sentence(metric, rows, lang)
+            for metric, rows in self.frame.groupby("metric", sort=False)
+        )
 
     def _sentence(self, metric: str, rows: pd.DataFrame, lang: str) -> str:
         label, unit = _label(metric), rows["unit"].iloc[0]
@@ -380,7 +420,8 @@ class MetricsResult(Result):
             interval = (
                 f"{_fmt_score(row['low'], unit, lang, digits)}–"
                 f"{_fmt_score(row['high'], unit, lang, digits)}"
-                if pd.notna(row["low"]) else "–"
+                if pd.notna(row["low"])
+                else "–"
             )
             score = _fmt_score(row["score"], unit, lang, digits)
             return f"{score} ({interval}, n = {fmt_num(row['n'], lang)})"
@@ -389,8 +430,11 @@ class MetricsResult(Result):
             row = rows.iloc[0]
             text = f"{label}: {scored(row)}."
             if row["too_few"]:
-                text += (" Too few answers to trust." if lang == "en"
-                         else " Te weinig antwoorden om op te vertrouwen.")
+                text += (
+                    " Too few answers to trust."
+                    if lang == "en"
+                    else " Te weinig antwoorden om op te vertrouwen."
+                )
             return text
         trusted = rows[~rows["too_few"]].sort_values(["score", "group"], ascending=[False, True])
         few = int(rows["too_few"].sum())
@@ -398,8 +442,10 @@ class MetricsResult(Result):
             text = f"{label} by {self.by}: "
             if len(trusted) >= 2:
                 best, worst = trusted.iloc[0], trusted.iloc[-1]
-                text += (f"highest for {best['group']} {scored(best)}, "
-                         f"lowest for {worst['group']} {scored(worst)}.")
+                text += (
+                    f"highest for {best['group']} {scored(best)}, "
+                    f"lowest for {worst['group']} {scored(worst)}."
+                )
             elif len(trusted) == 1:
                 text += f"{trusted.iloc[0]['group']} {scored(trusted.iloc[0])}."
             else:
@@ -410,8 +456,10 @@ class MetricsResult(Result):
         text = f"{label} per {self.by}: "
         if len(trusted) >= 2:
             best, worst = trusted.iloc[0], trusted.iloc[-1]
-            text += (f"het hoogst bij {best['group']} {scored(best)}, "
-                     f"het laagst bij {worst['group']} {scored(worst)}.")
+            text += (
+                f"het hoogst bij {best['group']} {scored(best)}, "
+                f"het laagst bij {worst['group']} {scored(worst)}."
+            )
         elif len(trusted) == 1:
             text += f"{trusted.iloc[0]['group']} {scored(trusted.iloc[0])}."
         else:
@@ -463,7 +511,12 @@ def metrics(
             frame = frame.sort_values(["metric", "n", "group"], ascending=[True, False, True])
         frame = frame.reset_index(drop=True)
     return MetricsResult(
-        frame=frame, metric=metric, by=by, start=lower, end=upper, min_n=min_n,
+        frame=frame,
+        metric=metric,
+        by=by,
+        start=lower,
+        end=upper,
+        min_n=min_n,
         out_of_scale=out_of_scale,
         definitions={name: rule.describe() for name, rule in rules.items()},
     )

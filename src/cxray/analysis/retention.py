@@ -175,8 +175,10 @@ class RetentionResult(Result):
             people = int(row.customers)
             low, high = wilson(float(row.retained), people)
             share, interval = fmt_interval(row.share, low, high, lang, percent=True)
-            who = ("klant" if people == 1 else "klanten") if nl else (
-                "customer" if people == 1 else "customers"
+            who = (
+                ("klant" if people == 1 else "klanten")
+                if nl
+                else ("customer" if people == 1 else "customers")
             )
             ci = "95%-interval" if nl else "95% interval"
             return (
@@ -330,7 +332,9 @@ def _snapshot_summary(self: RetentionResult, lang: str) -> str:
         interval = f"95%-interval {bounds}" if nl else f"95% interval {bounds}"
         at_risk = fmt_num(row.customers, lang)
         if nl:
-            parts.append(f"na {unit} {row.period + 1}: {share} ({interval}; nog {at_risk} in beeld)")
+            parts.append(
+                f"na {unit} {row.period + 1}: {share} ({interval}; nog {at_risk} in beeld)"
+            )
         else:
             parts.append(
                 f"after {unit} {row.period + 1}: {share} ({interval}; {at_risk} still followed)"

@@ -58,9 +58,7 @@ class Warehouse:
                     type_name = "DOUBLE PRECISION"
                 else:
                     type_name = "TEXT"
-                self.backend.raw_sql(
-                    f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}'
-                )
+                self.backend.raw_sql(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}')
 
     def table(self, name: str) -> ir.Table:
         return self.backend.table(name)
