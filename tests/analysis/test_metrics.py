@@ -382,4 +382,4 @@ def test_a_tiny_share_shows_its_interval(make_workspace):
     text = metrics(ws, "csat").summary()
     assert "0% (0%–0%)" not in text and "0.0% (0.0%" not in text
     assert "CSAT: 0.020% (0.004%–0.113%, n = 5,000)." in text  # no bound reads as 0
-    assert "0,02% (0,00%–0,11%, n = 5.000)" in metrics(ws, "csat").summary("nl")
+    assert "0,020% (0,004%–0,113%, n = 5.000)" in metrics(ws, "csat").summary("nl")
