@@ -114,3 +114,27 @@ def test_table_cells_never_print_exponents_or_infinity():
     assert _cell(3.47e-18) == "<0.001" and _cell(-2e-9) == ">-0.001"
     assert _cell(999.7) == "1,000" and _cell(12.345) == "12.3" and _cell(0.0) == "0"
     assert _cell(float("inf")) == "not reached" and _cell(float("nan")) == ""
+
+
+def test_a_churn_rule_that_misfits_is_said_beside_every_churn_answer(tmp_path):
+    ws = tmp_path / "ws"
+    invoke("init", ws)
+    rows = ["customer_id,ts,touchpoint"]
+    for i in range(30):
+        rows.append(f"c{i},2024-01-{i % 28 + 1:02d},apply")
+        if i % 2:
+            rows.append(f"c{i},2024-02-{i % 28 + 1:02d},cancel")
+    source = tmp_path / "log.csv"
+    source.write_text("\n".join(rows) + "\n")
+    assert invoke("import", ws, "events", source).exit_code == 0
+    journey = (ws / "cxray.toml").read_text()
+    journey = journey.replace("touchpoints = []", 'touchpoints = ["cancel"]\ninactive_days = 180')
+    (ws / "cxray.toml").write_text(journey)
+    for command in ("survival", "funnel", "dropoff", "retention", "drivers", "status"):
+        words = " ".join(invoke(command, ws).output.split())
+        assert "less than inactive_days = 180" in words, (command, words)
+    data = json.loads(invoke("survival", ws, "--format", "json").stdout)
+    assert any("inactive_days = 180" in w for w in data["warnings"])
+    assert "korter dan inactive_days" in " ".join(
+        invoke("survival", ws, "--lang", "nl").output.split()
+    )

@@ -1,0 +1,254 @@
+"""Commands that set a workspace up and fill it: init, import, status, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import cxray
+from cxray.cli.common import (
+    Format,
+    FormatOption,
+    Lang,
+    LangOption,
+    WorkspaceArg,
+    _progress,
+    app,
+    err,
+    fail,
+    open_workspace,
+    out,
+    parse_pairs,
+    render,
+    say,
+)
+from cxray.journey import TEMPLATES, JourneyError
+from cxray.results import jsonable
+from cxray.warehouse import WarehouseError
+
+
+@app.command()
+def init(
+    path: WorkspaceArg,
+    template: Annotated[
+        str, typer.Option(help=f"Phase model: {', '.join(TEMPLATES)}.")
+    ] = "five-phase",
+    name: Annotated[str | None, typer.Option(help="Journey name (default: folder name).")] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default: DuckDB file in the folder).")
+    ] = None,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Create a workspace: a journey file (cxray.toml) and an empty warehouse."""
+    try:
+        ws = cxray.init(path, template=template, name=name, warehouse_url=warehouse)
+    except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
+        fail(str(exc))
+    ws.close()
+    out.print(
+        say(
+            lang,
+            f"Created workspace {path} ({template}). Next: cxray import {path} events FILE",
+            f"Werkruimte {path} gemaakt ({template}). Volgende stap: cxray import {path} events BESTAND",
+        ),
+        highlight=False,
+    )
+
+
+class TableName(StrEnum):
+    customers = "customers"
+    events = "events"
+    feedback = "feedback"
+
+
+class TenureUnit(StrEnum):
+    days = "days"
+    weeks = "weeks"
+    months = "months"
+    years = "years"
+
+
+@app.command("import")
+def import_(
+    path: WorkspaceArg,
+    table: Annotated[TableName, typer.Argument(help="customers, events or feedback.")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet, JSON Lines or XES file.")],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="SOURCE=TARGET: a file column to a canonical column."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="COLUMN=VALUE: a fixed value, e.g. --set metric=nps."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Import the valid rows; write the bad ones to a quarantine file.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse touchpoints that are not in the journey file.")
+    ] = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="Zone of timestamps without one, e.g. Europe/Amsterdam.")
+    ] = None,
+    timestamp_format: Annotated[
+        str | None, typer.Option(help="strptime layout of timestamps, e.g. %d-%m-%Y %H:%M.")
+    ] = None,
+    errors_file: Annotated[
+        Path | None, typer.Option(help="Where to list every bad row when an import is refused.")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Customers' lifetime data: the date of the export, e.g. 2024-01-31 (tenure is "
+            "counted back from it; those not churned were customers until then)."
+        ),
+    ] = None,
+    tenure_unit: Annotated[
+        TenureUnit | None,
+        typer.Option(help="Unit of a tenure column (months = 30.4375 days, years = 365.25)."),
+    ] = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Import a file into customers, events or feedback (all or nothing unless --skip-invalid)."""
+    from cxray.ingest.importer import ImportError_
+
+    ws = open_workspace(path)
+    with _progress(f"import {file.name}", enabled=fmt == Format.table) as update:
+        try:
+            result = ws.import_table(
+                table.value,
+                file,
+                parse_pairs(map_, "--map"),
+                constants=parse_pairs(set_, "--set"),
+                skip_invalid=skip_invalid,
+                strict=strict,
+                timezone=timezone,
+                timestamp_format=timestamp_format,
+                errors_file=errors_file,
+                as_of=as_of,
+                tenure_unit=tenure_unit.value if tenure_unit else None,
+                progress=update,
+            )
+        except (ImportError_, JourneyError) as exc:
+            ws.close()
+            fail(str(exc))
+    ws.close()
+    if fmt != Format.table:
+        render(result, fmt, lang)
+        return
+    out.print(result.summary(lang.value), highlight=False)
+    for warning in result.warning_texts(lang.value):
+        err.print(warning, highlight=False, soft_wrap=True)
+    if result.ignored_columns:
+        err.print(
+            say(
+                lang,
+                "ignored columns (no place in this table): ",
+                "genegeerde kolommen (geen plaats in deze tabel): ",
+            )
+            + ", ".join(result.ignored_columns),
+            highlight=False,
+        )
+    if result.quarantine:
+        err.print(
+            say(
+                lang,
+                f"rejected rows written to {result.quarantine}",
+                f"afgewezen rijen staan in {result.quarantine}",
+            ),
+            highlight=False,
+        )
+    if result.new_touchpoints:
+        names = ", ".join(
+            f"{n} (did you mean {result.suggestions[n]}?)" if n in result.suggestions else n
+            for n in result.new_touchpoints
+        )
+        err.print(
+            say(
+                lang,
+                f"warning: {len(result.new_touchpoints)} new touchpoint(s) added to cxray.toml without "
+                f"a phase: {names}",
+                f"let op: {len(result.new_touchpoints)} nieuwe contactmoment(en) zonder fase toegevoegd "
+                f"aan cxray.toml: {names}",
+            ),
+            highlight=False,
+        )
+
+
+@app.command()
+def status(
+    path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOption = Lang.en
+) -> None:
+    """The journey, table counts, date range and data-quality warnings."""
+    ws = open_workspace(path)
+    result = ws.status()
+    ws.close()
+    if fmt != Format.table:
+        render(result, fmt, lang)
+        return
+    journey = result.journey
+    out.print(f"[bold]{journey['name']}[/bold]  {result.path}  ({result.engine})")
+    out.print(say(lang, "phases: ", "fasen: ") + " → ".join(journey["phases"]), highlight=False)
+    table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
+    for column in ("touchpoint", "phase", "channel", "events"):
+        table.add_column(column, justify="right" if column == "events" else "left")
+    names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
+    for name in names:
+        spec = journey["touchpoints"].get(name, {})
+        table.add_row(
+            name,
+            spec.get("phase", "unassigned"),
+            spec.get("channel", ""),
+            f"{result.touchpoint_counts.get(name, 0):,}",
+        )
+    out.print(table)
+    render(result, Format.table, lang)
+    if result.first_ts is not None:
+        out.print(
+            say(lang, "data from ", "gegevens van ")
+            + f"{result.first_ts:%Y-%m-%d} "
+            + say(lang, "to ", "tot ")
+            + f"{result.last_ts:%Y-%m-%d}",
+            highlight=False,
+        )
+    for warning in result.all_warnings(lang.value):
+        err.print(f"[yellow]{say(lang, 'warning', 'let op')}:[/yellow] {warning}", highlight=False)
+
+
+@app.command()
+def demo(
+    path: WorkspaceArg,
+    customers: Annotated[int, typer.Option(help="How many customers to generate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same company.")] = 42,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing workspace.")] = False,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Generate a demo webshop with planted causes of churn (ground truth written beside it)."""
+    from cxray.demo import generate_demo
+
+    with _progress("demo", enabled=fmt == Format.table) as update:
+        try:
+            result = generate_demo(
+                path,
+                customers=customers,
+                seed=seed,
+                overwrite=overwrite,
+                progress=lambda step, done, total: update(step, done / total if total else None),
+            )
+        except cxray.WorkspaceError as exc:
+            fail(str(exc))
+    if fmt != Format.table:
+        sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2) + "\n")
+        return
+    out.print(
+        say(lang, f"Demo workspace written to {path}", f"Demowerkruimte staat in {path}"),
+        highlight=False,
+    )
