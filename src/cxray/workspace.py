@@ -128,7 +128,7 @@ class Workspace:
         from cxray.analysis.churn_rules import churn_check
         from cxray.ingest.status import status
 
-        result = status(self)
+        result = status(self.warehouse, self.journey, self.path)
         result.churn = churn_check(self)
         return result
 
@@ -241,12 +241,6 @@ class Workspace:
         from cxray.analysis.phrases import phrases
 
         return phrases(self, metric=metric, **options)
-
-    def report(self, path: str | Path, lang: str = "en") -> Path:
-        """Write the one-page, self-contained HTML report (opens offline)."""
-        from cxray.report import write_report
-
-        return write_report(self, path, lang=lang)
 
     def early_churn(self, days: int = 100, **options: Any):
         """Share of new customers who churned within their first days, per cohort."""

@@ -228,9 +228,11 @@ def report(
     lang: LangOption = Lang.en,
 ) -> None:
     """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary."""
+    from cxray.report import write_report  # the report is a face: the Workspace renders nothing
+
     ws = open_workspace(path)
     try:
-        written = ws.report(output, lang=lang.value)
+        written = write_report(ws, output, lang=lang.value)
     finally:
         ws.close()
     out.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -10,7 +11,8 @@ import pandas as pd
 from cxray.results import Result, jsonable
 
 if TYPE_CHECKING:
-    from cxray.workspace import Workspace
+    from cxray.journey import Journey
+    from cxray.warehouse import Warehouse
 
 
 @dataclass
@@ -58,9 +60,10 @@ class Status(Result):
         )
 
 
-def status(ws: Workspace) -> Status:
-    events, feedback, customers = ws.events, ws.feedback, ws.customers
-    counts = ws.warehouse.counts()
+def status(warehouse: Warehouse, journey: Journey, path: Path) -> Status:
+    """What a workspace's warehouse holds, checked against its journey."""
+    events, feedback, customers = warehouse.events, warehouse.feedback, warehouse.customers
+    counts = warehouse.counts()
     span = [
         events.ts.min().execute(),
         events.ts.max().execute(),
@@ -77,7 +80,6 @@ def status(ws: Workspace) -> Status:
     )
 
     warnings: list[str] = []
-    journey = ws.journey
     if journey.unassigned:
         warnings.append(
             f"{len(journey.unassigned)} touchpoint(s) have no phase yet: "
@@ -115,8 +117,8 @@ def status(ws: Workspace) -> Status:
         if orphan:
             warnings.append(f"{orphan:,} feedback answer(s) without a known customer")
     return Status(
-        path=str(ws.path),
-        engine=ws.warehouse.engine,
+        path=str(path),
+        engine=warehouse.engine,
         journey=journey.to_dict(),
         counts=counts,
         first_ts=first,

@@ -1,0 +1,42 @@
+"""Dependencies point one way: faces (cli, report) → workspace → analysis → ingest → warehouse,
+journey, schema. A module that imports upward fails here, lazy imports inside functions included.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cxray"
+# what each layer may not import (prefixes of module names)
+FORBIDDEN = {
+    "ingest": ("cxray.workspace", "cxray.analysis", "cxray.report", "cxray.cli"),
+    "analysis": ("cxray.workspace", "cxray.report", "cxray.cli"),
+    "warehouse": ("cxray.workspace", "cxray.analysis", "cxray.ingest", "cxray.report", "cxray.cli"),
+    "workspace.py": ("cxray.report", "cxray.cli"),
+    "journey.py": ("cxray.workspace", "cxray.analysis", "cxray.ingest", "cxray.report"),
+    "schema.py": ("cxray.workspace", "cxray.analysis", "cxray.ingest", "cxray.report"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_module_imports_a_layer_above_it(layer):
+    root = PACKAGE / layer
+    files = [root] if root.suffix == ".py" else sorted(root.rglob("*.py"))
+    assert files
+    for path in files:
+        upward = {name for name in imported_modules(path) if name.startswith(FORBIDDEN[layer])}
+        assert not upward, f"{path.relative_to(PACKAGE)} imports {sorted(upward)}"
