@@ -1,0 +1,124 @@
+"""Collecting what the report shows: each analysis run once, its outcome kept (or why it failed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+EARLY_DAYS = 100
+MIN_N = 30  # answers below which a score is flagged, as in the metrics analysis
+MAX_TOUCHPOINTS = 25  # rows in the per-touchpoint chart (the ones with most answers)
+MAX_EXITS = 10  # rows in the last-touchpoint chart
+MAX_COHORTS = 12  # start months in the early-churn chart (the most recent ones)
+MAX_SEGMENTS = 6  # more segments than this make survival curves unreadable: show them together
+HEADLINE_ORDER = ("nps", "csat", "ces")
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+# -- collecting -----------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What one analysis gave: its result, or the error that stopped it."""
+
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, computed once for any language."""
+
+    name: str
+    journey: Any
+    counts: dict[str, int]
+    first_ts: dt.datetime | None
+    last_ts: dt.datetime | None
+    outcomes: dict[str, Outcome]
+    segment_by: str | None = None
+    early_days: int = EARLY_DAYS
+
+
+def _attempt(run: Callable[[], Any], what: str, strict: bool) -> Outcome:
+    try:
+        return Outcome(result=run())
+    except Exception as exc:
+        if strict:
+            raise
+        log.warning("report: %s failed: %s", what, exc, exc_info=True)
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+def _period(ws: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
+    stamps = []
+    for table in (ws.events, ws.feedback):
+        bounds = table.aggregate(first=table.ts.min(), last=table.ts.max()).execute()
+        stamps += [value for value in bounds.iloc[0] if value is not None and pd.notna(value)]
+    customers = ws.customers
+    if "churned_at" in customers.columns:  # lifetime data dates the workspace too
+        bounds = customers.aggregate(
+            first=customers.first_seen.min(),
+            ended=customers.churned_at.max(),
+            seen=customers.last_seen.max(),
+        ).execute()
+        lifetime = [v for v in bounds.iloc[0] if v is not None and pd.notna(v)]
+        if len(lifetime) > 1:
+            stamps += lifetime
+    if not stamps:
+        return None, None
+    return pd.Timestamp(min(stamps)).to_pydatetime(), pd.Timestamp(max(stamps)).to_pydatetime()
+
+
+def _segment_by(ws: Any) -> str | None:
+    """Split survival by segment when customers have a few of them."""
+    segments = int(ws.customers.segment.nunique().execute() or 0)
+    return "segment" if 2 <= segments <= MAX_SEGMENTS else None
+
+
+def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> ReportData:
+    """Run the analyses behind the report on workspace ``ws``."""
+    from cxray.analysis.churn_rules import churn_check
+    from cxray.analysis.dropoff import dropoff
+    from cxray.analysis.flows import flows
+    from cxray.analysis.funnel import funnel
+    from cxray.analysis.metrics import metrics
+    from cxray.analysis.retention import early_churn
+    from cxray.analysis.survival import survival
+
+    first_ts, last_ts = _period(ws)
+    segment = _attempt(lambda: _segment_by(ws), "segments", strict).result
+    runs: dict[str, Callable[[], Any]] = {
+        "metrics": lambda: metrics(ws, min_n=MIN_N),
+        "touchpoints": lambda: metrics(ws, by="touchpoint", min_n=MIN_N),
+        "funnel": lambda: funnel(ws),
+        "survival": lambda: survival(ws),
+        "early_churn": lambda: early_churn(ws, days=early_days),
+        "flows": lambda: flows(ws, top_variants=5),
+        "dropoff": lambda: dropoff(ws, top=MAX_EXITS),
+        "churn_rule": lambda: churn_check(ws),
+    }
+    if segment:
+        runs["survival_by"] = lambda: survival(ws, by=segment)
+    outcomes = {key: _attempt(run, key, strict) for key, run in runs.items()}
+    return ReportData(
+        name=ws.journey.name,
+        journey=ws.journey,
+        counts=ws.warehouse.counts(),
+        first_ts=first_ts,
+        last_ts=last_ts,
+        outcomes=outcomes,
+        segment_by=segment,
+        early_days=early_days,
+    )
