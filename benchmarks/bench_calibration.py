@@ -14,6 +14,7 @@ trap), fits ``drivers`` on each and prints:
 - how often the traps were refused (reported as not estimable), and which neutral touchpoint
   was a false discovery how often.
 
+CXRAY_CALIBRATION_FIRST_SEED (default 1000) picks other companies.
 With CXRAY_CALIBRATION_FIXED_CUTS=1 the same seeds run again with the fixed tenure bands, to
 show what choosing the bands from the churn times changes.
 """
@@ -26,6 +27,9 @@ from cxray.demo.calibration import Calibration, calibrate
 
 SEEDS = int(os.environ.get("CXRAY_CALIBRATION_SEEDS", "60"))
 CUSTOMERS = int(os.environ.get("CXRAY_CALIBRATION_CUSTOMERS", "3000"))
+FIRST_SEED = int(
+    os.environ.get("CXRAY_CALIBRATION_FIRST_SEED", "1000")
+)  # other seeds: other companies
 
 
 def report(result: Calibration) -> str:
@@ -50,7 +54,7 @@ def report(result: Calibration) -> str:
 def main() -> None:
     from cxray.analysis.exposure import DEFAULT_CUTS
 
-    seeds = range(1000, 1000 + SEEDS)
+    seeds = range(FIRST_SEED, FIRST_SEED + SEEDS)
     print("tenure bands from the churn times (the default):")
     print(report(calibrate(seeds, CUSTOMERS)))
     if os.environ.get("CXRAY_CALIBRATION_FIXED_CUTS"):

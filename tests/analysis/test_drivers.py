@@ -402,7 +402,7 @@ def test_period_words_name_the_last_day_inside() -> None:
 
 
 def test_information_with_one_hot_baseline_equals_the_dense_product() -> None:
-    from cxray.analysis.drivers import _information
+    from cxray.analysis.poisson import _information
 
     rng = np.random.default_rng(0)
     one_hot = np.eye(4)[rng.integers(0, 4, 500)]

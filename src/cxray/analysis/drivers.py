@@ -76,7 +76,6 @@ from cxray.analysis.exposure import (  # noqa: F401  (the counting process, re-e
 )
 from cxray.analysis.poisson import (
     PoissonFit,
-    _information,
     bh_qvalues,
     collinear_columns,
     design_matrix,
@@ -341,7 +340,8 @@ def drivers(
     frame = grouped_exposure(
         ws, occ, names, max_count, coding, [*adjust, *by], cuts, (lower, upper)
     )
-    frame = frame[frame.exposure_days > 0].reset_index(drop=True)
+    if not (frame.exposure_days > 0).all():  # a copy of a million-row table only when needed
+        frame = frame[frame.exposure_days > 0].reset_index(drop=True)
     if frame.empty or frame.events.sum() == 0:
         raise ValueError("no churn observed: nothing to explain")
     adjust = [a for a in adjust if frame[a].nunique() > 1]  # one group adjusts for nothing
@@ -390,16 +390,15 @@ def drivers(
     fit = design = columns = None
     for _ in range(len(remaining) + 1):
         design, columns, _refs = design_matrix(frame, remaining, adjust, n_intervals)
-        mu = exposure * events.sum() / exposure.sum()
-        with threadpool_limits(limits=1, user_api="blas"):
-            information = _information(design, columns)(mu)
-        lockstep = collinear_columns(information, columns, remaining)
+        # Newton steps by least squares reach the fit of the identifiable part even when
+        # columns move in lockstep; the information at the fit then shows which ones do.
+        fit = fit_poisson(design, events, exposure, columns)
+        lockstep = collinear_columns(fit.information, columns, remaining)
         if lockstep:
             for col, partners in lockstep.items():
                 reasons[col] = ("collinear", {"partners": partners})
             remaining = [c for c in remaining if c not in lockstep]
             continue
-        fit = fit_poisson(design, events, exposure, columns)
         diverged = diverged_columns(fit, remaining) if remaining else []
         if not diverged:
             break

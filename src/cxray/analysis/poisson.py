@@ -38,6 +38,7 @@ class PoissonFit:
     names: list[str]
     iterations: int
     converged: bool
+    information: np.ndarray | None = None  # X' diag(mu) X at the fitted rates
 
 
 def fit_poisson(
@@ -105,8 +106,9 @@ def _newton(
             converged = True
             break
     eta = np.minimum(design @ beta + offset, MAX_ETA)
-    cov = np.linalg.pinv(information(np.exp(eta)))
-    return PoissonFit(beta, cov, names, iterations, converged)
+    fitted_information = information(np.exp(eta))
+    cov = np.linalg.pinv(fitted_information)
+    return PoissonFit(beta, cov, names, iterations, converged, fitted_information)
 
 
 def _information(design: np.ndarray, names: list[str]):
