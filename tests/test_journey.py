@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import tomlkit
 
@@ -123,3 +125,129 @@ def test_any_metric_with_a_scale_can_have_a_bad_experience_threshold():
     assert (
         journey.from_dict({"journey": {"phases": ["a"]}}).bad_experience.threshold("rating") is None
     )
+
+
+BASE = '[journey]\nphases = ["a", "loyalty"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("churn = 5", "churn", "must be a table"),
+        ('touchpoints = "x"', "touchpoints", "must be a table"),
+        ("scales = [1, 2]", "scales", "must be a table"),
+        ("bad_experience = 6", "bad_experience", "must be a table"),
+        ("warehouse = 1", "warehouse", "must be a table"),
+        ("journey = 1", "journey", "must be a table"),
+        ("[churn]\ninactive_days = true", "churn", "positive whole number"),
+        ("[churn]\ninactive_days = 30.5", "churn", "positive whole number"),
+        ('[churn]\ninactive_days = "90"', "churn", "positive whole number"),
+        ("[churn]\ntouchpoints = [1, 2]", "churn", "list of touchpoint names"),
+        ('[churn]\ntouchpoints = "cancelled"', "churn", "list of touchpoint names"),
+        ('[bad_experience]\nnps_at_most = "six"', "bad_experience", "must be a number"),
+        ("[bad_experience]\nnps_at_most = true", "bad_experience", "must be a number"),
+        ('[touchpoints.x]\nbad_experience = "false"', "touchpoints.x", "true or false"),
+        ("[touchpoints.x]\nbad_experience = 0", "touchpoints.x", "true or false"),
+        ('[touchpoints.x]\nmoment_of_truth = "yes"', "touchpoints.x", "true or false"),
+        ("[touchpoints.x]\nphase = 5", "touchpoints.x", "'phase' must be text"),
+        ('[touchpoints.x]\nphase = ["a"]', "touchpoints.x", "'phase' must be text"),
+        ("[touchpoints.x]\nchannel = 1", "touchpoints.x", "'channel' must be text"),
+        ("[touchpoints.x]\nowner = true", "touchpoints.x", "'owner' must be text"),
+        ("[touchpoints.x]\nlabel = {a = 1}", "touchpoints.x", "'label' must be text"),
+        ("[touchpoints]\nx = 1", "touchpoints.x", "must be a table"),
+        ("[scales]\nnps = 10", "scales.nps", "numeric 'min' and 'max'"),
+        ("[scales]\nnps = {min = true, max = 10}", "scales.nps", "numeric 'min' and 'max'"),
+        ('[scales]\nnps = {min = "0", max = 10}', "scales.nps", "numeric 'min' and 'max'"),
+        ("[scales]\nnps = {min = 0}", "scales.nps", "numeric 'min' and 'max'"),
+        (
+            '[scales]\nces = {min = 1, max = 7, higher_is_easier = "no"}',
+            "scales.ces",
+            "true or false",
+        ),
+        ("[warehouse]\nurl = 5", "warehouse", "'url' must be text"),
+        ("[warehouse]\nurl = [1]", "warehouse", "'url' must be text"),
+    ],
+)
+def test_wrong_types_are_refused_with_the_key_named(tmp_path, text, key, reason):
+    path = tmp_path / "cxray.toml"
+    if text.startswith("journey ="):
+        path.write_text(text + "\n")
+    elif text.startswith("["):
+        path.write_text(BASE + text + "\n")
+    else:  # a top-level key must come before the first table
+        path.write_text(text + "\n" + BASE)
+    with pytest.raises(JourneyError) as caught:
+        journey.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: [{key}] "), message
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [("name = 5", "'name' must be text"), ("template = false", "'template' must be text")],
+)
+def test_journey_name_and_template_are_text(tmp_path, extra, name):
+    path = tmp_path / "cxray.toml"
+    path.write_text(BASE + extra + "\n")
+    with pytest.raises(JourneyError, match=rf"\[journey\] {name}"):
+        journey.load(path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_the_line(tmp_path):
+    path = tmp_path / "cxray.toml"
+    path.write_bytes(BASE.encode() + b'[touchpoints.caf\xe9]\nphase = "a"\n')
+    with pytest.raises(JourneyError, match=r"line 3: not UTF-8"):
+        journey.load(path)
+
+
+def test_a_folder_or_unreadable_file_is_refused(tmp_path):
+    with pytest.raises(JourneyError, match="is a folder"):
+        journey.load(tmp_path)
+    path = tmp_path / "cxray.toml"
+    path.write_text(BASE)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # running as root: permissions do not apply
+            pytest.skip("file permissions are not enforced for this user")
+        with pytest.raises(JourneyError, match="cannot be read"):
+            journey.load(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_valid_flags_and_texts_are_still_read(tmp_path):
+    path = tmp_path / "cxray.toml"
+    path.write_text(
+        BASE
+        + '[touchpoints.x]\nphase = "a"\nbad_experience = false\nmoment_of_truth = true\n'
+        + 'label = "X"\n[churn]\ninactive_days = 30\n'
+        + "[scales]\nces = {min = 1, max = 7, higher_is_easier = false}\n"
+    )
+    j = journey.load(path)
+    assert j.touchpoints["x"].moment_of_truth and not j.touchpoints["x"].bad_experience
+    assert j.churn.inactive_days == 30 and j.scale("ces").higher_is_easier is False
+
+
+def test_write_atomically_leaves_no_temporary_file_and_keeps_the_mode(tmp_path):
+    path = tmp_path / "cxray.toml"
+    path.write_text("old")
+    path.chmod(0o640)
+    journey.write_atomically(path, "new")
+    assert path.read_text() == "new"
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cxray.toml"]
+
+
+def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "cxray.toml"
+    path.write_text("old")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journey.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space"):
+        journey.write_atomically(path, "new")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cxray.toml"]

@@ -8,6 +8,8 @@ touchpoints it discovered in imported data.
 from __future__ import annotations
 
 import difflib
+import os
+import tempfile
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -168,9 +170,22 @@ class Journey:
 def load(path: Path) -> Journey:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise JourneyError(f"{path}: no journey file here (create one with 'cxray init')") from None
+    except IsADirectoryError:
+        raise JourneyError(f"{path}: is a folder, not a journey file") from None
+    except OSError as exc:
+        raise JourneyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise JourneyError(
+            f"{path}: line {line}: not UTF-8 text; save the journey file as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise JourneyError(f"{path}: not valid TOML: {exc}") from None
     return from_dict(data, source=str(path))
@@ -190,59 +205,60 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         raise fail("journey", "'phases' lists a phase twice")
     if UNASSIGNED in phases:
         raise fail("journey", f"'{UNASSIGNED}' is reserved for touchpoints without a phase")
+    name = _text(section, "name", "journey", fail) or "Journey"
+    _text(section, "template", "journey", fail)
 
     touchpoints: dict[str, Touchpoint] = {}
-    for name, spec in (data.get("touchpoints") or {}).items():
+    tp_section = data.get("touchpoints", {})
+    _require_table(tp_section, "touchpoints", fail)
+    for tp_name, spec in tp_section.items():
+        where = f"touchpoints.{tp_name}"
         if not isinstance(spec, dict):
-            raise fail(f"touchpoints.{name}", 'must be a table, e.g. phase = "conversion"')
-        phase = spec.get("phase", UNASSIGNED)
+            raise fail(where, 'must be a table, e.g. phase = "conversion"')
+        _refuse_unknown(spec, TOUCHPOINT_KEYS, where, fail)
+        phase = _text(spec, "phase", where, fail)
+        phase = UNASSIGNED if phase is None else phase
         if phase != UNASSIGNED and phase not in phases:
             raise fail(
-                f"touchpoints.{name}",
-                f"phase {phase!r} is not one of the journey's phases ({', '.join(phases)})",
+                where, f"phase {phase!r} is not one of the journey's phases ({', '.join(phases)})"
             )
-        unknown = set(spec) - {
-            "phase",
-            "channel",
-            "owner",
-            "bad_experience",
-            "moment_of_truth",
-            "label",
-        }
-        if unknown:
-            raise fail(f"touchpoints.{name}", f"unknown key(s): {', '.join(sorted(unknown))}")
-        touchpoints[name] = Touchpoint(
-            name=name,
+        touchpoints[tp_name] = Touchpoint(
+            name=tp_name,
             phase=phase,
-            channel=spec.get("channel"),
-            owner=spec.get("owner"),
-            bad_experience=bool(spec.get("bad_experience", False)),
-            moment_of_truth=bool(spec.get("moment_of_truth", False)),
-            label=spec.get("label"),
+            channel=_text(spec, "channel", where, fail),
+            owner=_text(spec, "owner", where, fail),
+            bad_experience=_flag(spec, "bad_experience", where, fail, default=False),
+            moment_of_truth=_flag(spec, "moment_of_truth", where, fail, default=False),
+            label=_text(spec, "label", where, fail),
         )
 
     churn_data = data.get("churn", {})
     _refuse_unknown(churn_data, {"touchpoints", "inactive_days"}, "churn", fail)
     inactive = churn_data.get("inactive_days")
-    if inactive is not None and (not isinstance(inactive, int) or inactive <= 0):
+    if inactive is not None and (
+        isinstance(inactive, bool) or not isinstance(inactive, int) or inactive <= 0
+    ):
         raise fail("churn", "'inactive_days' must be a positive whole number of days")
     churn_tps = churn_data.get("touchpoints", [])
-    if not isinstance(churn_tps, list):
+    if not isinstance(churn_tps, list) or not all(isinstance(t, str) for t in churn_tps):
         raise fail("churn", "'touchpoints' must be a list of touchpoint names")
     churn = ChurnRule(touchpoints=tuple(churn_tps), inactive_days=inactive)
 
     scales = dict(DEFAULT_SCALES)
-    for metric, spec in (data.get("scales") or {}).items():
-        try:
-            lo, hi = float(spec["min"]), float(spec["max"])
-        except (KeyError, TypeError, ValueError):
-            raise fail(f"scales.{metric}", "needs numeric 'min' and 'max'") from None
+    scale_section = data.get("scales", {})
+    _require_table(scale_section, "scales", fail)
+    for metric, spec in scale_section.items():
+        where = f"scales.{metric}"
+        if not isinstance(spec, dict) or not all(_is_number(spec.get(k)) for k in ("min", "max")):
+            raise fail(where, "needs numeric 'min' and 'max', e.g. { min = 1, max = 5 }")
+        _refuse_unknown(spec, {"min", "max", "higher_is_easier"}, where, fail)
+        lo, hi = float(spec["min"]), float(spec["max"])
         if lo >= hi:
-            raise fail(f"scales.{metric}", "'min' must be below 'max'")
-        _refuse_unknown(spec, {"min", "max", "higher_is_easier"}, f"scales.{metric}", fail)
-        scales[metric] = Scale(lo, hi, bool(spec.get("higher_is_easier", True)))
+            raise fail(where, "'min' must be below 'max'")
+        scales[metric] = Scale(lo, hi, _flag(spec, "higher_is_easier", where, fail, default=True))
 
     bad = data.get("bad_experience", {})
+    _require_table(bad, "bad_experience", fail)
     thresholds = dict(DEFAULT_BAD_THRESHOLDS)
     for key, limit in bad.items():
         metric = key[: -len("_at_most")] if key.endswith("_at_most") else None
@@ -252,7 +268,7 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         if limit is None or limit is False:
             thresholds.pop(metric, None)
             continue
-        if isinstance(limit, bool) or not isinstance(limit, int | float):
+        if not _is_number(limit):
             raise fail("bad_experience", f"'{key}' must be a number on the {metric} scale")
         if not scales[metric].contains(limit):
             scale = scales[metric]
@@ -262,27 +278,53 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
             )
         thresholds[metric] = float(limit)
     bad_rule = BadExperienceRule(thresholds)
-    warehouse = data.get("warehouse") or {}
+    warehouse = data.get("warehouse", {})
     _refuse_unknown(warehouse, {"url"}, "warehouse", fail)
 
     return Journey(
-        name=section.get("name", "Journey"),
+        name=name,
         phases=tuple(phases),
         touchpoints=touchpoints,
         churn=churn,
         bad_experience=bad_rule,
         scales=scales,
-        warehouse_url=warehouse.get("url"),
+        warehouse_url=_text(warehouse, "url", "warehouse", fail),
     )
+
+
+TOUCHPOINT_KEYS = {"phase", "channel", "owner", "bad_experience", "moment_of_truth", "label"}
+
+
+def _is_number(value: object) -> bool:
+    # TOML true/false are Python bools, which are ints: never read them as 1 and 0
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(table: dict, key: str, where: str, fail) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise fail(where, f"'{key}' must be text in quotes, e.g. {key} = \"...\"")
+    return value
+
+
+def _flag(table: dict, key: str, where: str, fail, *, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise fail(where, f"'{key}' must be true or false (without quotes)")
+    return value
 
 
 SECTIONS = {"journey", "touchpoints", "churn", "bad_experience", "scales", "warehouse"}
 
 
+def _require_table(table: object, where: str, fail) -> None:
+    if not isinstance(table, dict):
+        raise fail(where, f"must be a table ([{where}] on a line of its own, keys below it)")
+
+
 def _refuse_unknown(table: object, known: set[str], where: str, fail) -> None:
     """A misspelt key would otherwise be ignored silently: refuse it and name it."""
-    if not isinstance(table, dict):
-        raise fail(where or "file", "must be a table")
+    _require_table(table, where or "file", fail)
     unknown = sorted(set(table) - known)
     if unknown:
         if where:
@@ -365,6 +407,33 @@ def add_touchpoints(path: Path, names: Iterable[str], **attrs: object) -> None:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Replace ``path`` with ``text`` so that a crash leaves either the old or the new file."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (not possible on every platform)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
