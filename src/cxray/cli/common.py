@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import cxray
 from cxray.journey import JourneyError
@@ -56,7 +57,8 @@ def say(lang: Lang, en: str, nl: str) -> str:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    # the message carries user data and journey keys like [touchpoints.x]: never read as markup
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -91,23 +93,27 @@ def render(
     if fmt == Format.csv:
         sys.stdout.write(frame.to_csv(index=False))
         for caveat in caveats:  # CSV goes to a program: the caveat to the person, on stderr
-            err.print(f"{say(lang, 'warning', 'let op')}: {caveat}", highlight=False)
+            err.print(f"{say(lang, 'warning', 'let op')}: {caveat}", highlight=False, markup=False)
         return
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
-    table = Table(title=title, show_lines=False)
+    # titles, headers, cells and sentences hold user data: Text, so "[/bold]" is never markup
+    table = Table(
+        title=Text(title, style="table.title") if title is not None else None, show_lines=False
+    )
     for column in frame.columns:
         table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+            Text(str(column)), justify="right" if frame[column].dtype.kind in "iuf" else "left"
         )
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(Text(_cell(v)) for v in row))
     out.print(table)
     sentence = result.summary(lang.value)
     if sentence:
-        out.print(sentence, highlight=False, soft_wrap=True)
+        out.print(sentence, highlight=False, markup=False, soft_wrap=True)
     for caveat in caveats:
-        err.print(f"[yellow]{say(lang, 'warning', 'let op')}:[/yellow] {caveat}", highlight=False)
+        warning = say(lang, "warning", "let op")
+        err.print(Text.assemble((f"{warning}:", "yellow"), " ", caveat), highlight=False)
 
 
 def _cell(value: Any) -> str:
