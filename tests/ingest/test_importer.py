@@ -216,3 +216,54 @@ def test_unknown_file_type_is_a_clear_error(ws, tmp_path):
         ws.import_table("events", write(tmp_path / "e.xlsx", "x"))
     with pytest.raises(ImportError_, match="no such file"):
         ws.import_table("events", tmp_path / "missing.csv")
+
+
+# -- issue 8: timestamps refused with line and reason, or read right ------------------------
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("31-02-2025", "not a date/time I can read"),  # was stored as 3 March
+        ("infinity", "outside the plausible years 1900–2200"),
+        ("9999-12-31", "outside the plausible years 1900–2200"),
+        ("9909-01-01", "outside the plausible years 1900–2200"),
+        ("2024-01-01 10:00:00+25:00", "not a date/time I can read"),
+    ],
+)
+def test_impossible_and_implausible_timestamps_are_refused(ws, tmp_path, value, reason):
+    source = write(tmp_path / "e.csv", f"customer_id,ts,touchpoint\na,2024-01-01,x\nb,{value},x\n")
+    before = snapshot(ws)
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", source)
+    assert snapshot(ws) == before
+    [error] = refused.value.errors
+    assert (error["line"], error["column"], error["value"]) == (3, "ts", value)
+    assert reason in error["reason"]
+
+
+def test_common_timestamp_formats_and_late_day_first_dates(ws, tmp_path):
+    rows = "".join(f"a,2024-01-01 10:{i % 60:02d}:00,x{i}\n" for i in range(2500))
+    rows += "b,2015-02-24 11:35:52 -0800,x\nc,24/02/2015 11:35,x\nd,13-02-2024,x\n"
+    ws.import_table("events", write(tmp_path / "e.csv", "customer_id,ts,touchpoint\n" + rows))
+    ts = dict(
+        ws.events.filter(ws.events.customer_id != "a").select("customer_id", "ts").execute().values
+    )
+    assert ts == {
+        "b": pd.Timestamp("2015-02-24 19:35:52", tz="UTC"),
+        "c": pd.Timestamp("2015-02-24 11:35", tz="UTC"),
+        "d": pd.Timestamp("2024-02-13", tz="UTC"),  # day first, after the first 2,000 rows
+    }
+
+
+def test_timezone_applies_to_date_only_values(ws, tmp_path):
+    source = write(tmp_path / "e.csv", "customer_id,ts,touchpoint\na,2024-03-01,x\n")
+    ws.import_table("events", source, timezone="Europe/Amsterdam")
+    assert ws.events.ts.execute().tolist() == [pd.Timestamp("2024-02-29 23:00", tz="UTC")]
+
+
+def test_set_ts_fixes_the_time_of_every_row(ws, tmp_path):
+    source = write(tmp_path / "e.csv", "customer_id,touchpoint\na,x\nb,y\n")
+    ws.import_table("events", source, constants={"ts": "2024-03-01"}, timezone="Europe/Amsterdam")
+    assert ws.events.ts.execute().tolist() == [pd.Timestamp("2024-02-29 23:00", tz="UTC")] * 2
+    with pytest.raises(ImportError_, match="--set ts=soon: not a date/time"):
+        ws.import_table("events", source, constants={"ts": "soon"})
+    assert ws.warehouse.count("events") == 2

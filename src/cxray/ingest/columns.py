@@ -104,8 +104,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "response_id": ("answer_id", "antwoord_id"),
 }
 
-# Day-first layouts tried when ISO parsing fails (decimal commas and day-first dates are
-# common in Dutch exports). Month-first layouts are deliberately absent: ambiguous.
+# Layouts tried when ISO parsing fails: day-first dates (common in European exports) and an
+# offset after a space (``2015-02-24 11:35:52 -0800``, as git and many logs write it).
+# Month-first layouts are deliberately absent: ambiguous. Naive and zoned layouts are tried
+# apart: DuckDB mixing both in one list rolls impossible dates over (31-02 became 3 March).
 FALLBACK_TIMESTAMP_FORMATS = (
     "%d-%m-%Y %H:%M:%S",
     "%d-%m-%Y %H:%M",
@@ -113,9 +115,20 @@ FALLBACK_TIMESTAMP_FORMATS = (
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
     "%d/%m/%Y",
+)
+FALLBACK_ZONED_FORMATS = (
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d %H:%M %z",
     "%Y-%m-%dT%H:%M:%S.%f%z",
     "%Y-%m-%d %H:%M:%S.%f%z",
 )
+
+OFFSET_AFTER_TIME = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+IMPOSSIBLE_OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])$"
+
+# Timestamps outside this window are refused as implausible: ``infinity``, year 9999
+# placeholders and typos (9909) break every analysis that spans time.
+PLAUSIBLE_YEARS = (1900, 2200)
 
 NUMERIC_TYPES = (
     "TINYINT",
@@ -252,6 +265,11 @@ def timestamp_expr(
     timestamp_format: str | None,
     with_fallbacks: bool,
 ) -> str:
+    """A TIMESTAMPTZ from ``value``; NULL where it cannot be read.
+
+    A value with an offset (``+01:00``, ``-0800``, ``Z``) keeps it; a value without one (a date,
+    or a date and time) is read in ``timezone``, UTC when none is given.
+    """
     upper = duck_type.upper()
     zone = sql_literal(timezone) if timezone else None
 
@@ -266,19 +284,43 @@ def timestamp_expr(
     if timestamp_format:
         has_zone = "%z" in timestamp_format or "%Z" in timestamp_format
         parsed = f"try_strptime({v}, {sql_literal(timestamp_format)})"
-        return f"CAST({parsed} AS TIMESTAMPTZ)" if has_zone else localise(parsed)
+        return (
+            possible_offset(v, f"CAST({parsed} AS TIMESTAMPTZ)") if has_zone else localise(parsed)
+        )
+    # An offset follows a time of day: the day of 2024-03-01 is not an offset of -01 hours.
     if zone:
         iso = (
-            f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
-            f"THEN TRY_CAST({v} AS TIMESTAMPTZ) ELSE timezone({zone}, TRY_CAST({v} AS TIMESTAMP)) END"
+            f"CASE WHEN regexp_matches({v}, {sql_literal(OFFSET_AFTER_TIME)}) "
+            f"THEN TRY_CAST({v} AS TIMESTAMPTZ) ELSE {localise(f'TRY_CAST({v} AS TIMESTAMP)')} END"
         )
     else:
         iso = f"TRY_CAST({v} AS TIMESTAMPTZ)"
     if not with_fallbacks:
-        return iso
-    formats = "[" + ", ".join(sql_literal(f) for f in FALLBACK_TIMESTAMP_FORMATS) + "]"
-    fallback = localise(f"CAST(try_strptime({v}, {formats}) AS TIMESTAMP)")
-    return f"coalesce({iso}, {fallback})"
+        return possible_offset(v, iso)
+    naive = "[" + ", ".join(sql_literal(f) for f in FALLBACK_TIMESTAMP_FORMATS) + "]"
+    zoned = "[" + ", ".join(sql_literal(f) for f in FALLBACK_ZONED_FORMATS) + "]"
+    # coalesce evaluates each fallback only for the values still unread: ISO files pay nothing.
+    return possible_offset(
+        v,
+        f"coalesce({iso}, {localise(f'try_strptime({v}, {naive})')}, "
+        f"CAST(try_strptime({v}, {zoned}) AS TIMESTAMPTZ))",
+    )
+
+
+def possible_offset(text: str, parsed: str) -> str:
+    """``parsed``, or NULL where ``text`` ends in an offset beyond ±14:00 (DuckDB reads +25:00)."""
+    return (
+        f"CASE WHEN NOT regexp_matches({text}, {sql_literal(IMPOSSIBLE_OFFSET)}) THEN {parsed} END"
+    )
+
+
+def implausible_timestamp_sql(expr: str) -> str:
+    """SQL true where ``expr`` (a TIMESTAMPTZ) lies outside :data:`PLAUSIBLE_YEARS`."""
+    low, high = PLAUSIBLE_YEARS
+    return (
+        f"({expr} < TIMESTAMPTZ '{low}-01-01 00:00:00+00' "
+        f"OR {expr} >= TIMESTAMPTZ '{high + 1}-01-01 00:00:00+00')"
+    )
 
 
 def json_expr(

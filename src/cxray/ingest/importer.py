@@ -290,12 +290,16 @@ def _typed_expressions(con: duckdb.DuckDBPyConnection, stage: _Stage) -> dict[st
         elif column in plan.constants:
             constant = sql_literal(plan.constants[column])
             exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
+            if dtype.is_timestamp():  # --set ts=2024-03-01 is read like a value in the file
+                exprs[column] = cols.timestamp_expr(
+                    constant, "VARCHAR", options.timezone, options.timestamp_format, True
+                )
         elif src is None:
             exprs[column] = "NULL"
         elif dtype.is_timestamp():
-            fallbacks = _needs_fallback_formats(con, source, src, duck_type, options)
+            # Day-first values may appear anywhere in a file, not only in a sample of it.
             exprs[column] = cols.timestamp_expr(
-                value, duck_type, options.timezone, options.timestamp_format, fallbacks
+                value, duck_type, options.timezone, options.timestamp_format, True
             )
         elif dtype.is_floating():
             exprs[column] = cols.number_expr(value, duck_type)
@@ -308,25 +312,6 @@ def _typed_expressions(con: duckdb.DuckDBPyConnection, stage: _Stage) -> dict[st
     if stage.lifetime:
         exprs |= life.typed_expressions(stage.lifetime, plan, source.columns)
     return exprs
-
-
-def _needs_fallback_formats(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    column: str,
-    duck_type: str,
-    options: ImportOptions,
-) -> bool:
-    """Try the non-ISO layouts only when a sample of the column shows they are needed."""
-    if options.timestamp_format or not cols.is_text(duck_type):
-        return False
-    clean = cols.clean_expr(column, duck_type)
-    iso = cols.timestamp_expr("v", duck_type, options.timezone, None, with_fallbacks=False)
-    failures = con.execute(
-        f"SELECT count(*) FROM (SELECT {clean} AS v FROM {source.relation} "
-        f"WHERE {clean} IS NOT NULL LIMIT 2000) WHERE {iso} IS NULL"
-    ).fetchone()[0]
-    return failures > 0
 
 
 def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:

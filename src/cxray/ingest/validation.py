@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 SCREEN_ERRORS = 20
 TEXT_METRIC = "text"
+UNREADABLE_TIMESTAMP = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
+IMPLAUSIBLE = (
+    f"outside the plausible years {cols.PLAUSIBLE_YEARS[0]}–{cols.PLAUSIBLE_YEARS[1]} "
+    "(a placeholder such as infinity or 9999-12-31, or a typo)"
+)
 JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
 
 
@@ -79,11 +84,21 @@ def checks(
         if column not in plan.sources or column == spec.json_column:
             continue
         if dtype.is_timestamp():
-            reason = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
             read = unreadable.replace("__t_", "__p_") if column in parsed else unreadable
-            checks.append(Check(column, read, reason))
+            checks.append(Check(column, read, UNREADABLE_TIMESTAMP))
+            stored = "__p_{c}" if column in parsed else "__t_{c}"
+            checks.append(Check(column, cols.implausible_timestamp_sql(stored), IMPLAUSIBLE))
         elif dtype.is_floating():
             checks.append(Check(column, unreadable, "not a number"))
+    for column, dtype in spec.schema.items():
+        if column in plan.constants and dtype.is_timestamp():
+            value = plan.constants[column]
+            checks.append(
+                Check(column, "__t_{c} IS NULL", f"--set {column}={value}: {UNREADABLE_TIMESTAMP}")
+            )
+            checks.append(
+                Check(column, cols.implausible_timestamp_sql("__t_{c}"), f"--set: {IMPLAUSIBLE}")
+            )
     if spec.json_column and spec.json_column in plan.sources:
         checks.append(
             Check(
