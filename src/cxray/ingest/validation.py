@@ -29,6 +29,10 @@ IMPLAUSIBLE = (
     f"outside the plausible years {cols.PLAUSIBLE_YEARS[0]}–{cols.PLAUSIBLE_YEARS[1]} "
     "(a placeholder such as infinity or 9999-12-31, or a typo)"
 )
+NOT_FINITE = "not a finite number (NaN, infinity, or beyond what a number can hold)"
+# Survey answers given in whole points: an NPS of 6.5 is neither detractor nor passive.
+# Star ratings may come in halves; scales added in cxray.toml are not assumed to be whole.
+WHOLE_POINT_SCALES = frozenset({"nps", "csat", "ces"})
 JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
 
 
@@ -90,6 +94,7 @@ def checks(
             checks.append(Check(column, cols.implausible_timestamp_sql(stored), IMPLAUSIBLE))
         elif dtype.is_floating():
             checks.append(Check(column, unreadable, "not a number"))
+            checks.append(Check(column, "NOT isfinite(__t_{c})", NOT_FINITE))
     for column, dtype in spec.schema.items():
         if column in plan.constants and dtype.is_timestamp():
             value = plan.constants[column]
@@ -127,14 +132,23 @@ def checks(
             )
         )
         for metric, scale in scales.items():
+            on_scale = f"__t_metric = {sql_literal(metric)} AND isfinite(__t_score) AND "
             checks.append(
                 Check(
                     "score",
-                    f"__t_metric = {sql_literal(metric)} AND "
-                    f"(__t_score < {scale.min} OR __t_score > {scale.max})",
+                    on_scale + f"(__t_score < {scale.min} OR __t_score > {scale.max})",
                     f"outside the {metric} scale {scale.min:g}–{scale.max:g}",
                 )
             )
+            if metric in WHOLE_POINT_SCALES:
+                checks.append(
+                    Check(
+                        "score",
+                        on_scale + "__t_score <> round(__t_score)",
+                        f"not a whole number: the {metric} scale {scale.min:g}–{scale.max:g} "
+                        "has whole points only",
+                    )
+                )
     if options.strict and "touchpoint" in plan.sources:
         listed = ", ".join(sql_literal(t) for t in sorted(known_touchpoints))
         unknown = f" AND __t_touchpoint NOT IN ({listed})" if listed else ""

@@ -1,0 +1,59 @@
+"""Validation rules: numbers are finite, scores lie on their scale in whole points, text is text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cxray
+from cxray.ingest.importer import ImportError_
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> cxray.Workspace:
+    folder = tmp_path_factory.mktemp("validation")
+    workspace = cxray.init(folder / "ws")
+    yield workspace
+    workspace.close()
+
+
+def reasons(ws: cxray.Workspace, table: str, text: str, **options) -> list[tuple]:
+    """(line, column, value, reason) of every refused cell; [] when the import went through."""
+    source = ws.journey_path.parent / f"{table}.csv"
+    source.write_text(text, encoding="utf-8")
+    errors = source.parent / "errors.csv"
+    try:
+        ws.import_table(table, source, errors_file=errors, **options)
+    except ImportError_ as refused:
+        return [(e["line"], e["column"], e["value"], e["reason"]) for e in refused.errors]
+    return []
+
+
+NPS = {"constants": {"metric": "nps"}}
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "inf", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_refused(ws, value):
+    found = reasons(ws, "events", f"customer_id,ts,touchpoint,value\na,2024-01-01,x,{value}\n")
+    assert found == [(2, "value", value, found[0][3])]
+    assert found[0][3].startswith("not a finite number")
+    found = reasons(ws, "feedback", f"customer_id,ts,score\na,2024-01-01,{value}\n", **NPS)
+    assert [r[3][:19] for r in found] == ["not a finite number"]  # one reason, not two
+
+
+def test_an_nps_score_is_a_whole_number(ws):
+    found = reasons(ws, "feedback", "customer_id,ts,score\na,2024-01-01,6.5\n", **NPS)
+    assert found == [
+        (2, "score", "6.5", "not a whole number: the nps scale 0–10 has whole points only")
+    ]
+    found = reasons(ws, "feedback", 'customer_id,ts,score\na,2024-01-01,"6,0"\n', **NPS)
+    assert found == []  # a decimal comma with a whole value is a whole number
+
+
+@settings(max_examples=25, deadline=None)
+@given(score=st.decimals(min_value=-2, max_value=12, places=1, allow_nan=False))
+def test_nps_scores_are_accepted_exactly_on_the_scale(ws, score):
+    found = reasons(ws, "feedback", f"customer_id,ts,score\na,2024-01-01,{score}\n", **NPS)
+    whole = score == score.to_integral_value()
+    assert (found == []) == (0 <= score <= 10 and whole)
