@@ -7,7 +7,8 @@ DuckDB (a file in the workspace) is the default; any URL Ibis understands
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import ibis
@@ -16,6 +17,9 @@ import ibis.expr.types as ir
 from cxray import schema
 
 DEFAULT_FILE = "warehouse.duckdb"
+# DuckDB admits one writing process or many reading ones. Another command holding the file is
+# waited for this long (seconds, with backoff) before the user is told the workspace is busy.
+LOCK_WAIT_SECONDS = 5.0
 
 
 class WarehouseError(RuntimeError):
@@ -23,10 +27,17 @@ class WarehouseError(RuntimeError):
 
 
 class Warehouse:
-    def __init__(self, backend: ibis.BaseBackend, url: str, temp_dir: Path | None = None):
+    def __init__(
+        self,
+        backend: ibis.BaseBackend,
+        url: str,
+        temp_dir: Path | None = None,
+        read_only: bool = False,
+    ):
         self.backend = backend
         self.url = url
         self.temp_dir = temp_dir
+        self.read_only = read_only
 
     @property
     def engine(self) -> str:
@@ -61,7 +72,27 @@ class Warehouse:
                 self.backend.raw_sql(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}')
 
     def table(self, name: str) -> ir.Table:
-        return self.backend.table(name)
+        """A table by name; a canonical one always has every current column.
+
+        A workspace made by an earlier version, opened read-only (ensure_tables needs a write),
+        may lack newer columns or tables: they read as empty (null) rather than failing.
+        """
+        spec = schema.TABLES.get(name)
+        expected = spec.schema if spec else schema.IMPORTS if name == "cxray_imports" else None
+        if expected is None or not self.read_only:
+            return self.backend.table(name)
+        if name not in self.backend.list_tables():
+            return ibis.memtable(expected.to_pyarrow().empty_table())
+        table = self.backend.table(name)
+        missing = {
+            column: ibis.null().cast(dtype)
+            for column, dtype in expected.items()
+            if column not in table.columns
+        }
+        if not missing:
+            return table
+        extra = [column for column in table.columns if column not in expected]
+        return table.mutate(**missing).select(*expected.names, *extra)
 
     @property
     def customers(self) -> ir.Table:
@@ -116,7 +147,13 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
         relative = DEFAULT_FILE if url is None else url.removeprefix("duckdb://")
         path = (workspace_dir / relative) if not Path(relative).is_absolute() else Path(relative)
         temp_dir = workspace_dir / ".cxray-tmp"
-        try:
+        if read_only and not path.exists():
+            raise WarehouseError(
+                f"{path}: no warehouse file in this workspace; "
+                f"create one with 'cxray init' or 'cxray import'"
+            )
+
+        def open_duckdb() -> ibis.BaseBackend:
             backend = ibis.duckdb.connect(
                 str(path),
                 read_only=read_only,
@@ -129,11 +166,59 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
             backend.con.execute("SET TimeZone = 'UTC'")
             # Progress is shown by cxray's own bar (from query_progress), not printed by DuckDB.
             backend.con.execute("SET enable_progress_bar_print = false")
-        except Exception as exc:  # DuckDB raises its own IOException for locked/corrupt files
+            return backend
+
+        try:
+            backend = _waiting_for_lock(open_duckdb, workspace_dir, read_only)
+        except WarehouseError:
+            raise
+        except Exception as exc:  # DuckDB raises its own IOException for corrupt files
             raise WarehouseError(f"{path}: cannot open the warehouse: {exc}") from exc
-        return Warehouse(backend, f"duckdb://{path}", temp_dir)
+        return Warehouse(backend, f"duckdb://{path}", temp_dir, read_only=read_only)
+    # read_only is a DuckDB notion (a file lock); a server engine handles its own concurrency.
     try:
         backend = ibis.connect(url)
     except Exception as exc:
         raise WarehouseError(f"cannot connect to {url.split('@')[-1]}: {exc}") from exc
     return Warehouse(backend, url)
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    message = str(exc)
+    return "Could not set lock" in message or "Conflicting lock" in message
+
+
+def _waiting_for_lock(
+    open_duckdb: Callable[[], ibis.BaseBackend], workspace_dir: Path, read_only: bool
+) -> ibis.BaseBackend:
+    """Open, retrying with backoff while another process holds the file (bounded wait).
+
+    DuckDB's own message names a process id and a link; the user gets one line saying the
+    workspace is busy, with what, and what to do.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return open_duckdb()
+        except Exception as exc:
+            if not _is_lock_conflict(exc):
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WarehouseError(_busy_message(workspace_dir, read_only)) from None
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 1.0)
+
+
+def _busy_message(workspace: Path, read_only: bool) -> str:
+    if read_only:
+        holder = "another cxray command is writing to it (an import, a demo or 'cxray serve')"
+    else:
+        holder = (
+            "another cxray command has it open (an import, an analysis, a report or 'cxray serve')"
+        )
+    return (
+        f"{workspace}: the workspace is busy: {holder}; "
+        f"try again when it has finished (waited {LOCK_WAIT_SECONDS:g} s)"
+    )
