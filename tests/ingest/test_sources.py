@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 
+import duckdb
 import pytest
 from lxml import etree
 
 import cxray
+from cxray.ingest.sources import Source, SourceError, check_timezone, csv_lines, open_source
 from tests.conftest import SHARED_DATA
 
 RECEIPT = SHARED_DATA / "receipt" / "receipt.xes.gz"
@@ -54,3 +57,36 @@ def test_xes_cases_become_customers(tmp_path):
     assert joined.filter(joined.first != joined.first_seen).count().execute() == 0
     assert events.rows_imported + events.rows_duplicate == 8577
     ws.close()
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../../etc/passwd", "Europe/Amsterdm", "/UTC"])
+def test_an_unknown_timezone_is_refused_before_reading(name):
+    with pytest.raises(SourceError, match=r"--timezone .*not a time zone I know"):
+        check_timezone(name)
+
+
+@pytest.mark.parametrize("name", [None, "", "UTC", "Europe/Amsterdam", "America/New_York"])
+def test_known_timezones_pass(name):
+    check_timezone(name)
+
+
+def test_csv_lines_reads_fields_over_128_kb_and_reports_unreadable_lines(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text('a,b\n1,"' + "x" * 300_000 + '"\n2,3\n4\n')
+    source = Source(path, "csv", "", {"a": "VARCHAR", "b": "VARCHAR"})
+    found, malformed = csv_lines(source, {1, 2}, find_malformed=True)
+    assert found == {1: 2, 2: 3}
+    assert malformed == [(4, "expected 2 fields, found 1")]
+
+
+def test_open_source_refuses_an_unreadable_file(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("a,b\n")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("file permissions are not enforced for this user")
+        with duckdb.connect() as con, pytest.raises(SourceError, match="cannot be read"):
+            open_source(con, path, tmp_path / "work")
+    finally:
+        path.chmod(0o644)

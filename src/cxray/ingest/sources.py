@@ -8,9 +8,13 @@ all cores and keeps memory bounded.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import uuid
+import zlib
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,57 @@ FORMATS = {
 
 class SourceError(ValueError):
     """The file cannot be read at all (not a row-level problem)."""
+
+
+# Python's csv module refuses fields over 128 KB by default; DuckDB reads lines up to 2 MB.
+csv.field_size_limit(1 << 30)
+
+HEADER_LIMIT = 16 << 20  # a first line longer than this is not a CSV header
+MAX_COLUMNS = 20_000
+CHUNK = 1 << 20
+
+
+def check_timezone(name: str | None) -> None:
+    """Refuse an unknown ``--timezone`` before any file is read."""
+    if not name:
+        return
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise SourceError(
+            f"--timezone {name!r}: not a time zone I know; use a name like Europe/Amsterdam, "
+            "America/New_York or UTC"
+        ) from None
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def _check_gzip(path: Path) -> None:
+    """Read a .gz file to its end once: a cut-off or damaged file is refused, never half-read."""
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    if magic != b"\x1f\x8b":
+        raise SourceError(
+            f"{path}: the name ends in .gz but the file is not gzip-compressed; "
+            "rename it without .gz, or compress it with gzip"
+        )
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(CHUNK):
+                pass
+    except EOFError:
+        raise SourceError(
+            f"{path}: the compressed file is cut off (it ends before the end of the gzip "
+            "stream, e.g. an interrupted download or copy); nothing was imported. "
+            "Copy or download the file again"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise SourceError(
+            f"{path}: the compressed data is damaged ({exc}); nothing was imported. "
+            "Copy or download the file again"
+        ) from None
 
 
 def detect_format(path: Path) -> str:
@@ -68,6 +123,7 @@ class Source:
     csv_dialect: dict[str, str] = field(default_factory=dict)
     row_offset: int = 1  # CSV: the header is line 1, so data row 1 sits on line 2
     temp_files: list[Path] = field(default_factory=list)
+    read_path: Path | None = None  # the file actually read, when it is a converted copy
 
     def cleanup(self) -> None:
         for tmp in self.temp_files:
@@ -78,9 +134,19 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> S
     path = Path(path)
     if not path.exists():
         raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a folder; give the path of a file to import")
+    if not path.is_file():
+        raise SourceError(f"{path}: not a regular file")
     fmt = detect_format(path)
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if _is_gzip(path):
+        _check_gzip(path)
     if fmt == "csv":
-        return _open_csv(con, path)
+        return _open_csv(con, path, work_dir)
     if fmt == "parquet":
         return _open_parquet(con, path)
     if fmt == "jsonl":
@@ -93,21 +159,68 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     return {name: dtype for name, dtype, *_ in rows}
 
 
-def _read_header(path: Path) -> tuple[str, list[str]]:
+def _first_line(path: Path, shown: Path) -> bytes:
+    """The bytes of line 1 (up to the first newline of any kind: \\n, \\r\\n or a lone \\r)."""
+    opener = gzip.open if _is_gzip(path) else open
+    parts: list[bytes] = []
+    size = 0
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 16):
+            ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+            if ends:
+                parts.append(chunk[: min(ends)])
+                break
+            parts.append(chunk)
+            size += len(chunk)
+            if size > HEADER_LIMIT:
+                raise SourceError(
+                    f"{shown}: line 1 is longer than {HEADER_LIMIT >> 20} MB without a line "
+                    "break; this is not a CSV file with a header"
+                )
+    return b"".join(parts)
+
+
+def _read_header(path: Path, shown: Path | None = None) -> tuple[str, list[str]]:
     """The delimiter and column names, judged on the header line alone.
 
     The delimiter is the candidate the header uses most (Dutch Excel exports use ';'); reading
-    only the header keeps malformed data rows from misleading the guess.
+    only the header keeps malformed data rows from misleading the guess. ``shown`` is the
+    name used in messages when ``path`` is a converted copy.
     """
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rb") as handle:
-        header = handle.readline(1 << 20).decode("utf-8-sig", errors="replace")
+    shown = shown or path
+    raw = _first_line(path, shown)
+    if b"\x00" in raw:
+        raise SourceError(
+            f"{shown}: line 1 contains NUL bytes: this is a binary file, not CSV text"
+        )
+    try:
+        header = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        column = len(raw[: exc.start].decode("utf-8", errors="replace")) + 1
+        raise SourceError(
+            f"{shown}: line 1, column {column}: byte 0x{raw[exc.start]:02X} is not UTF-8 text; "
+            "save the file as UTF-8 (in Excel: 'CSV UTF-8'), or it is not a text file"
+        ) from None
+    control = next((c for c in header if c < " " and c != "\t"), None)
+    if control is not None:
+        raise SourceError(
+            f"{shown}: line 1, column {header.index(control) + 1}: control character "
+            f"U+{ord(control):04X}: this is a binary file, not CSV text"
+        )
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=lambda d: counts[d])
     delimiter = delimiter if counts[delimiter] else ","
-    names = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+    try:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise SourceError(f"{shown}: line 1 is not a CSV header: {exc}") from None
     if not names or not any(n.strip() for n in names):
-        raise SourceError(f"{path}: the first line must be a header naming the columns")
+        raise SourceError(f"{shown}: the first line must be a header naming the columns")
+    if len(names) > MAX_COLUMNS:
+        raise SourceError(
+            f"{shown}: the header has {len(names):,} columns; cxray reads at most "
+            f"{MAX_COLUMNS:,}. Keep the columns you import (customer, time, touchpoint, ...)"
+        )
     seen: dict[str, int] = {}
     unique = []
     for position, name in enumerate(names, start=1):
@@ -120,9 +233,20 @@ def _read_header(path: Path) -> tuple[str, list[str]]:
     return delimiter, unique
 
 
-def _open_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
-    lit = sql_literal(str(path))
-    delimiter, names = _read_header(path)
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> Source:
+    encoding = _wide_encoding(path)
+    temp_files: list[Path] = []
+    read_path = path
+    if encoding:
+        read_path = _to_utf8(path, encoding, work_dir)
+        temp_files.append(read_path)
+    try:
+        delimiter, names = _read_header(read_path, shown=path)
+    except BaseException:
+        for tmp in temp_files:
+            tmp.unlink(missing_ok=True)
+        raise
+    lit = sql_literal(str(read_path))
     columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
     relation = (
         f"read_csv({lit}, header = true, columns = {columns}, delim = {sql_literal(delimiter)}, "
@@ -136,7 +260,65 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         dict.fromkeys(names, "VARCHAR"),
         "line",
         csv_dialect={"delimiter": delimiter, "quote": '"', "escape": '"'},
+        temp_files=temp_files,
+        read_path=read_path,
     )
+
+
+def _wide_encoding(path: Path) -> str | None:
+    """UTF-16 or UTF-32 (Excel's 'Unicode text' export), told by the byte-order mark or,
+    without one, by the zero bytes of ASCII text; None for UTF-8 and other 8-bit text."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as handle:
+        head = handle.read(4096)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.4 * len(odd) and even.count(0) == 0:
+            return "utf-16-le"
+        if even.count(0) > 0.4 * len(even) and odd.count(0) == 0:
+            return "utf-16-be"
+    return None
+
+
+def _to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
+    """A UTF-8 copy of a UTF-16/32 file, line for line (so line numbers stay the same)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = work_dir / f"{path.name}.{uuid.uuid4().hex[:8]}.utf8.csv"
+    opener = gzip.open if _is_gzip(path) else open
+    line = 1
+    strict = codecs.getincrementaldecoder(encoding)("strict")
+    lenient = codecs.getincrementaldecoder(encoding)("replace")  # to find the line at fault
+    try:
+        with opener(path, "rb") as raw, tmp.open("w", encoding="utf-8", newline="") as out:
+            while True:
+                chunk = raw.read(CHUNK)
+                try:
+                    text = strict.decode(chunk, final=not chunk)
+                except UnicodeDecodeError:
+                    seen = lenient.decode(chunk, final=True)
+                    line += seen[: max(seen.find("\ufffd"), 0)].count("\n")
+                    raise
+                lenient.decode(chunk, final=not chunk)
+                out.write(text)
+                line += text.count("\n")
+                if not chunk:
+                    break
+    except UnicodeDecodeError:
+        tmp.unlink(missing_ok=True)
+        name = encoding.upper().replace("-LE", " little-endian").replace("-BE", " big-endian")
+        raise SourceError(
+            f"{path}: the file is {name} text, but around line {line} it is not valid "
+            f"{name}; save it again as UTF-8 (in Excel: 'CSV UTF-8')"
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
@@ -278,10 +460,11 @@ def csv_lines(
     Returns ({row: line}, [(line, reason) for records with the wrong number of fields]).
     """
     dialect = source.csv_dialect
-    opener = gzip.open if source.path.suffix.lower() == ".gz" else open
+    path = source.read_path or source.path
+    opener = gzip.open if _is_gzip(path) else open
     found: dict[int, int] = {}
     malformed: list[tuple[int, str]] = []
-    with opener(source.path, "rb") as raw:
+    with opener(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         reader = csv.reader(
             text,
@@ -293,11 +476,19 @@ def csv_lines(
             doublequote=True,
             strict=False,
         )
-        header = next(reader, None)
+        header = _next_record(reader)
         width = len(header or [])
         ordinal = 0
         previous_end = reader.line_num
-        for record in reader:
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a NUL byte: reported on its line, reading goes on
+                malformed.append((previous_end + 1, f"cannot read this line as CSV: {exc}"))
+                previous_end = reader.line_num
+                continue
             start = previous_end + 1
             previous_end = reader.line_num
             if not record:
@@ -311,3 +502,10 @@ def csv_lines(
                 if len(found) == len(rows) and not find_malformed:
                     break
     return found, malformed
+
+
+def _next_record(reader: Iterator[list[str]]) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error:
+        return None
