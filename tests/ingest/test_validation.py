@@ -57,3 +57,50 @@ def test_nps_scores_are_accepted_exactly_on_the_scale(ws, score):
     found = reasons(ws, "feedback", f"customer_id,ts,score\na,2024-01-01,{score}\n", **NPS)
     whole = score == score.to_integral_value()
     assert (found == []) == (0 <= score <= 10 and whole)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("touchpoint", '["login","x"]'), ("customer_id", '{"id": 7}'), ("channel", "[1, 2]")],
+)
+def test_a_json_list_or_object_is_not_a_name(ws, column, value):
+    row = {"customer_id": "a", "ts": "2024-01-01", "touchpoint": "x", "channel": "web"}
+    row[column] = '"' + value.replace('"', '""') + '"'
+    found = reasons(ws, "events", ",".join(row) + "\n" + ",".join(row.values()) + "\n")
+    assert found == [(2, column, value, "a JSON list or object where one value belongs")]
+
+
+def test_brackets_in_a_name_that_are_not_json_are_fine(ws):
+    text = "customer_id,ts,touchpoint\na,2024-01-01,[beta] login\nb,2024-01-01,{x\n"
+    assert reasons(ws, "events", text) == []
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\x1b[31mred\x1b[0m", "a\x9b2Jb", "a\x7fb"])
+def test_control_characters_in_ids_and_names_are_refused(ws, value):
+    found = reasons(ws, "events", f"customer_id,ts,touchpoint\na,2024-01-01,{value}\n")
+    assert [(line, column) for line, column, _, _ in found] == [(2, "touchpoint")]
+    assert found[0][3].startswith("contains control characters")
+    assert "\x1b" not in str(found)  # the message shows escape codes, never sends them
+
+
+def test_text_keeps_its_line_breaks_but_not_escape_codes(ws):
+    header = "customer_id,ts,score,comment\n"
+    assert reasons(ws, "feedback", header + 'a,2024-01-01,9,"good\n\tservice"\n', **NPS) == []
+    found = reasons(ws, "feedback", header + "a,2024-01-01,9,\x1b[2Jbad\n", **NPS)
+    assert [(line, column) for line, column, _, _ in found] == [(2, "comment")]
+
+
+def test_json_lines_lists_and_objects_are_refused(ws):
+    source = ws.journey_path.parent / "e.jsonl"
+    source.write_text(
+        '{"customer_id": "a", "ts": "2024-01-01", "touchpoint": ["login", "x"]}\n'
+        '{"customer_id": {"id": 1}, "ts": "2024-01-01", "touchpoint": "x"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", source, errors_file=source.with_suffix(".errors.csv"))
+    found = {(e["line"], e["column"], e["reason"]) for e in refused.value.errors}
+    assert found == {
+        (1, "touchpoint", "a JSON list or object where one value belongs"),
+        (2, "customer_id", "a JSON list or object where one value belongs"),
+    }

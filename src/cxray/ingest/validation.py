@@ -33,6 +33,14 @@ NOT_FINITE = "not a finite number (NaN, infinity, or beyond what a number can ho
 # Survey answers given in whole points: an NPS of 6.5 is neither detractor nor passive.
 # Star ratings may come in halves; scales added in cxray.toml are not assumed to be whole.
 WHOLE_POINT_SCALES = frozenset({"nps", "csat", "ces"})
+STRUCTURED = "a JSON list or object where one value belongs"
+CONTROL_CHARACTERS = (
+    "contains control characters (a NUL byte, an escape code or similar): refused, not stripped, "
+    "so no two values are merged silently"
+)
+# NUL, ESC (ANSI codes), the other C0 and C1 controls and DEL. Tabs and line breaks are
+# whitespace a quoted CSV field may hold; they cannot rewrite a terminal.
+CONTROLS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
 JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
 
 
@@ -95,6 +103,8 @@ def checks(
         elif dtype.is_floating():
             checks.append(Check(column, unreadable, "not a number"))
             checks.append(Check(column, "NOT isfinite(__t_{c})", NOT_FINITE))
+        elif dtype.is_string():
+            checks += text_checks(column)
     for column, dtype in spec.schema.items():
         if column in plan.constants and dtype.is_timestamp():
             value = plan.constants[column]
@@ -160,6 +170,27 @@ def checks(
             )
         )
     return checks
+
+
+def text_checks(column: str) -> list[Check]:
+    """A name or id is plain text: not a JSON list or object, no control characters.
+
+    Control characters are refused, not stripped: stripping would silently merge ids that
+    differ only by them, and a name with an escape code is a sign of a broken export.
+    """
+    structured = (
+        "(typeof({raw}) LIKE '%[]' OR typeof({raw}) SIMILAR TO '(STRUCT|MAP|UNION|JSON).*' "
+        "OR (left(CAST({raw} AS VARCHAR), 1) IN ('[', '{') AND json_valid(CAST({raw} AS VARCHAR))))"
+    )
+    rules = [Check(column, f"{{raw}} IS NOT NULL AND {structured}", STRUCTURED)]
+    rules.append(
+        Check(
+            column,
+            f"regexp_matches(CAST({{raw}} AS VARCHAR), {sql_literal(CONTROLS)})",
+            CONTROL_CHARACTERS,
+        )
+    )
+    return rules
 
 
 def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple[int, str]]:
