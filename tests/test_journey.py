@@ -165,6 +165,12 @@ BASE = '[journey]\nphases = ["a", "loyalty"]\n'
             "true or false",
         ),
         ("[warehouse]\nurl = 5", "warehouse", "'url' must be text"),
+        ("[churn]\ninactive_days = 9223372036854775807", "churn", "more than 100 years"),
+        ("[churn]\ninactive_days = 36526", "churn", "more than 100 years"),
+        ("[scales]\nnps = {min = 0, max = inf}", "scales.nps", "numeric 'min' and 'max'"),
+        ("[scales]\nnps = {min = nan, max = 10}", "scales.nps", "numeric 'min' and 'max'"),
+        ("[bad_experience]\nnps_at_most = nan", "bad_experience", "outside the nps scale"),
+        ("[scales]\nnps = {min = 1, max = 5}", "bad_experience", "default 'nps_at_most = 6'"),
         ("[warehouse]\nurl = [1]", "warehouse", "'url' must be text"),
     ],
 )
@@ -251,3 +257,17 @@ def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path, monkey
         journey.write_atomically(path, "new")
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cxray.toml"]
+
+
+def test_a_changed_scale_with_its_own_threshold_is_read(tmp_path):
+    path = tmp_path / "cxray.toml"
+    path.write_text(
+        BASE + "[bad_experience]\nnps_at_most = 2\n[scales]\nnps = {min = 1, max = 5}\n"
+    )
+    assert journey.load(path).bad_experience.threshold("nps") == 2
+    path.write_text(
+        BASE + "[bad_experience]\nnps_at_most = false\n[scales]\nnps = {min = 1, max = 5}\n"
+    )
+    assert journey.load(path).bad_experience.threshold("nps") is None
+    path.write_text(BASE + "[churn]\ninactive_days = 36525\n")
+    assert journey.load(path).churn.inactive_days == 36_525

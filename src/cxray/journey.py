@@ -8,6 +8,7 @@ touchpoints it discovered in imported data.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tempfile
 import tomllib
@@ -239,6 +240,11 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         isinstance(inactive, bool) or not isinstance(inactive, int) or inactive <= 0
     ):
         raise fail("churn", "'inactive_days' must be a positive whole number of days")
+    if inactive is not None and inactive > MAX_INACTIVE_DAYS:
+        raise fail(
+            "churn",
+            f"'inactive_days = {inactive}' is more than 100 years ({MAX_INACTIVE_DAYS:,} days)",
+        )
     churn_tps = churn_data.get("touchpoints", [])
     if not isinstance(churn_tps, list) or not all(isinstance(t, str) for t in churn_tps):
         raise fail("churn", "'touchpoints' must be a list of touchpoint names")
@@ -249,7 +255,9 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     _require_table(scale_section, "scales", fail)
     for metric, spec in scale_section.items():
         where = f"scales.{metric}"
-        if not isinstance(spec, dict) or not all(_is_number(spec.get(k)) for k in ("min", "max")):
+        if not isinstance(spec, dict) or not all(
+            _is_number(spec.get(k)) and math.isfinite(spec[k]) for k in ("min", "max")
+        ):
             raise fail(where, "needs numeric 'min' and 'max', e.g. { min = 1, max = 5 }")
         _refuse_unknown(spec, {"min", "max", "higher_is_easier"}, where, fail)
         lo, hi = float(spec["min"]), float(spec["max"])
@@ -277,6 +285,15 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
                 f"'{key} = {limit}' is outside the {metric} scale ({scale.min:g}–{scale.max:g})",
             )
         thresholds[metric] = float(limit)
+    for metric in set(thresholds) - {k[: -len("_at_most")] for k in bad}:
+        if not scales[metric].contains(thresholds[metric]):  # a default that the scale lost
+            scale = scales[metric]
+            raise fail(
+                "bad_experience",
+                f"the {metric} scale is {scale.min:g}–{scale.max:g}, so the default "
+                f"'{metric}_at_most = {thresholds[metric]:g}' does not fit; set "
+                f"{metric}_at_most (or {metric}_at_most = false for none)",
+            )
     bad_rule = BadExperienceRule(thresholds)
     warehouse = data.get("warehouse", {})
     _refuse_unknown(warehouse, {"url"}, "warehouse", fail)
@@ -292,6 +309,7 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     )
 
 
+MAX_INACTIVE_DAYS = 36_525
 TOUCHPOINT_KEYS = {"phase", "channel", "owner", "bad_experience", "moment_of_truth", "label"}
 
 
