@@ -109,6 +109,11 @@ REFUSALS: dict[str, tuple[str, Callable[[Path], None], str]] = {
         r"longer than 16 MB",
     ),
     "broken utf-16": ("events.csv", bad_utf16, r"UTF-16 text, but around line 5"),
+    "zstd-compressed csv": (
+        "events.csv.zst",
+        lambda p: p.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(20)),
+        r"zstd-compressed CSV files cannot be imported yet",
+    ),
 }
 
 
@@ -207,7 +212,12 @@ FUZZ = settings(
 
 
 @FUZZ
-@given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".csv.gz", ".tsv"]))
+@given(
+    data=st.binary(max_size=400),
+    suffix=st.sampled_from(
+        [".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".xes", ".parquet", ".csv.zst"]
+    ),
+)
 def test_random_bytes_never_crash_the_import(ws, tmp_path, data, suffix):
     path = tmp_path / f"random{next(counter)}{suffix}"
     path.write_bytes(data)

@@ -145,6 +145,11 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> S
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if _is_gzip(path):
         _check_gzip(path)
+    if path.suffix.lower() == ".zst" and fmt != "jsonl":
+        raise SourceError(
+            f"{path}: zstd-compressed {fmt.upper()} files cannot be imported yet; decompress it "
+            "(zstd -d) or compress it with gzip instead"
+        )
     if fmt == "csv":
         return _open_csv(con, path, work_dir)
     if fmt == "parquet":
