@@ -32,7 +32,8 @@ def snapshot(ws: cxray.Workspace) -> tuple:
 
 
 @pytest.fixture
-def ws(tmp_path: Path):
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # a refusal writes its error report to the current folder
     workspace = cxray.init(tmp_path / "ws")
     base = tmp_path / "base.csv"
     base.write_text(HEADER + rows(3))
