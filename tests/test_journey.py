@@ -271,3 +271,14 @@ def test_a_changed_scale_with_its_own_threshold_is_read(tmp_path):
     assert journey.load(path).bad_experience.threshold("nps") is None
     path.write_text(BASE + "[churn]\ninactive_days = 36525\n")
     assert journey.load(path).churn.inactive_days == 36_525
+
+
+def test_a_utf8_file_with_a_bom_is_read_and_utf16_is_refused(tmp_path):
+    path = tmp_path / "cxray.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert journey.load(path).phases == ("a", "loyalty")
+    journey.add_touchpoints(path, ["new"])
+    assert journey.load(path).touchpoints["new"].phase == "unassigned"
+    path.write_bytes(BASE.encode("utf-16"))
+    with pytest.raises(JourneyError, match="saved as UTF-16; save it as UTF-8"):
+        journey.load(path)

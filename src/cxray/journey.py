@@ -7,6 +7,7 @@ touchpoints it discovered in imported data.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import math
 import os
@@ -178,8 +179,10 @@ def load(path: Path) -> Journey:
         raise JourneyError(f"{path}: is a folder, not a journey file") from None
     except OSError as exc:
         raise JourneyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise JourneyError(f"{path}: the file is saved as UTF-16; save it as UTF-8")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # Windows editors may start a UTF-8 file with a BOM
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise JourneyError(
@@ -408,7 +411,7 @@ def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
 def add_touchpoints(path: Path, names: Iterable[str], **attrs: object) -> None:
     """Append touchpoints to the journey file, keeping everything already in it."""
     path = Path(path)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
     if "touchpoints" not in doc:
         doc["touchpoints"] = tomlkit.table(is_super_table=True)
     section = doc["touchpoints"]
