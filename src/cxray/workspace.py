@@ -307,6 +307,11 @@ def init(
 
 
 def open(path: str | Path, read_only: bool = False) -> Workspace:
+    """Open a workspace; ``read_only`` lets any number of questions run side by side.
+
+    A read-only DuckDB warehouse is not brought up to date (that needs a write): tables of an
+    older workspace read their newer columns as empty. On other engines it is a no-op.
+    """
     path = Path(path)
     if not (path / JOURNEY_FILE).exists():
         raise WorkspaceError(
@@ -314,6 +319,6 @@ def open(path: str | Path, read_only: bool = False) -> Workspace:
         )
     journey = journey_mod.load(path / JOURNEY_FILE)
     warehouse = connect(journey.warehouse_url, path, read_only=read_only)
-    if not read_only:
+    if not warehouse.read_only:  # read_only is a DuckDB notion: elsewhere the tables are ensured
         warehouse.ensure_tables()
     return Workspace(path, journey, warehouse)

@@ -62,9 +62,10 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def open_workspace(path: Path) -> cxray.Workspace:
+def open_workspace(path: Path, read_only: bool = True) -> cxray.Workspace:
+    """Questions read side by side (read-only); only a command that writes asks for a write."""
     try:
-        return cxray.open(path)
+        return cxray.open(path, read_only=read_only)
     except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
         fail(str(exc))
         raise  # unreachable: fail exits

@@ -119,7 +119,7 @@ def import_(
     """Import a file into customers, events or feedback (all or nothing unless --skip-invalid)."""
     from cxray.ingest.importer import ImportError_
 
-    ws = open_workspace(path)
+    ws = open_workspace(path, read_only=False)  # the one command here that writes
     with _progress(f"import {file.name}", enabled=fmt == Format.table) as update:
         try:
             result = ws.import_table(
@@ -187,7 +187,7 @@ def status(
     path: WorkspaceArg, fmt: FormatOption = Format.table, lang: LangOption = Lang.en
 ) -> None:
     """The journey, table counts, date range and data-quality warnings."""
-    ws = open_workspace(path)
+    ws = open_workspace(path, read_only=True)
     result = ws.status()
     ws.close()
     if fmt != Format.table:

@@ -230,7 +230,7 @@ def report(
     """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary."""
     from cxray.report import write_report  # the report is a face: the Workspace renders nothing
 
-    ws = open_workspace(path)
+    ws = open_workspace(path, read_only=True)
     try:
         written = write_report(ws, output, lang=lang.value)
     finally:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import itertools
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 
@@ -127,9 +129,6 @@ def write_quarantine(
     detail: list[dict],
 ) -> Path:
     """The rejected rows as they were in the file, with where and why, for fixing and re-import."""
-    folder.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    out = folder / f"{source.path.name}.{stamp}.csv"
     label = source.position_label
     reasons: dict[int, list[str]] = {}
     positions: dict[int, int] = {}
@@ -150,8 +149,31 @@ def write_quarantine(
         for row, *values in rows
         if row in positions
     ]
-    with open(out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([label, "reason", *raw_columns])
-        writer.writerows(sorted(out_rows, key=lambda r: r[0]))
+    out, handle = _new_quarantine_file(folder, source.path.name)
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow([label, "reason", *raw_columns])
+            writer.writerows(sorted(out_rows, key=lambda r: r[0]))
+    except BaseException:
+        out.unlink(missing_ok=True)  # no half-written quarantine file stays behind
+        raise
     return out
+
+
+def _new_quarantine_file(folder: Path, name: str) -> tuple[Path, TextIO]:
+    """A file of its own for this import: ``<file>.<UTC time>.csv``, then ``-2``, ``-3``...
+
+    Created exclusively, so two imports in the same second (in one process or two) never
+    write over each other's rejected rows, nor over any file already there.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    for counter in itertools.count(1):
+        suffix = "" if counter == 1 else f"-{counter}"
+        out = folder / f"{name}.{stamp}{suffix}.csv"
+        try:
+            return out, open(out, "x", newline="", encoding="utf-8")
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")  # itertools.count never ends

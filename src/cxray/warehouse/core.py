@@ -49,6 +49,7 @@ class Warehouse:
 
     # -- tables ---------------------------------------------------------------------------
     def ensure_tables(self) -> None:
+        self._refuse_read_only("update its tables")
         existing = set(self.backend.list_tables())
         for spec in schema.TABLES.values():
             if spec.name not in existing:
@@ -70,6 +71,13 @@ class Warehouse:
                 else:
                     type_name = "TEXT"
                 self.backend.raw_sql(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}')
+
+    def _refuse_read_only(self, what: str) -> None:
+        if self.read_only:
+            raise WarehouseError(
+                f"{self.url}: opened read-only, so it cannot {what}; "
+                f"open the workspace with read_only=False"
+            )
 
     def table(self, name: str) -> ir.Table:
         """A table by name; a canonical one always has every current column.
@@ -126,6 +134,7 @@ class Warehouse:
         """All or nothing: a failed import leaves the tables exactly as they were."""
         if not self.is_duckdb:
             raise WarehouseError(f"transactions on {self.engine} go through the ingest adapter")
+        self._refuse_read_only("import")
         con = self.backend.con
         con.execute("BEGIN TRANSACTION")
         try:
