@@ -163,6 +163,18 @@ def test_text_in_any_unicode_encoding_or_line_ending_is_read(ws, tmp_path, case,
     assert not (ws.path / ".cxray-tmp").exists() or not list((ws.path / ".cxray-tmp").iterdir())
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_json_lines_in_utf16_or_utf32_are_read(ws, tmp_path, encoding):
+    lines = "".join(
+        f'{{"customer_id": "j{i}", "ts": "2024-02-0{i + 1}", "touchpoint": "café"}}\n'
+        for i in range(3)
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(lines.encode(encoding))
+    assert ws.import_table("events", path).rows_imported == 3
+    assert "café" in ws.journey.touchpoints
+
+
 def test_an_excel_unicode_text_export_is_read(ws, tmp_path):
     # Excel's "Unicode text": UTF-16 little-endian with a BOM, tab-separated, CRLF
     text = "customer_id\tts\ttouchpoint\r\nx1\t2024-03-01\tbestelling geplaatst\r\n"

@@ -155,7 +155,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> S
     if fmt == "parquet":
         return _open_parquet(con, path)
     if fmt == "jsonl":
-        return _open_jsonl(con, path)
+        return _open_jsonl(con, path, work_dir)
     return _open_xes(con, path, work_dir)
 
 
@@ -335,9 +335,12 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     return Source(path, "parquet", relation, columns, "row", row_offset=0)
 
 
-def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> Source:
     """Each line is read as text first, so a broken line is reported with its number."""
-    lit = sql_literal(str(path))
+    encoding = None if path.suffix.lower() == ".zst" else _wide_encoding(path)
+    read_path = _to_utf8(path, encoding, work_dir) if encoding else path
+    temp_files = [read_path] if encoding else []
+    lit = sql_literal(str(read_path))
     lines = (
         f"read_csv({lit}, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1), "
         "quote = '', escape = '', auto_detect = false, new_line = '\\n')"
@@ -352,6 +355,8 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             ).fetchall()
         ]
     except duckdb.Error as exc:
+        for tmp in temp_files:
+            tmp.unlink(missing_ok=True)
         raise SourceError(f"{path}: cannot read as JSON Lines: {exc}") from None
     fields = ", ".join(
         f"CASE WHEN json_valid(line) THEN json_extract_string(line, "
@@ -360,7 +365,16 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     )
     relation = f"(SELECT line AS __json_line{', ' + fields if fields else ''} FROM {lines})"
     columns = {k: "VARCHAR" for k in keys}
-    return Source(path, "jsonl", relation, columns, "line", row_offset=0)
+    return Source(
+        path,
+        "jsonl",
+        relation,
+        columns,
+        "line",
+        row_offset=0,
+        temp_files=temp_files,
+        read_path=read_path,
+    )
 
 
 def _json_path_key(key: str) -> str:
