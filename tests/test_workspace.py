@@ -18,9 +18,11 @@ from cxray.cli import app
 from cxray.ingest import writing
 from cxray.warehouse import WarehouseError
 from cxray.warehouse import core as warehouse_core
+from tests.warehouse import test_postgres
 from tests.warehouse.test_core import held
 
 runner = CliRunner()
+postgres_url = test_postgres.postgres_url  # the fixture: a fresh database on the test server
 WRITERS = {"init", "import", "demo"}
 QUESTIONS = sorted(set(typer.main.get_command(app).commands) - WRITERS)
 
@@ -210,3 +212,12 @@ def test_a_quarantine_file_that_fails_to_write_is_not_left_half_done(
     with pytest.raises(OSError, match="disk full"):
         ws.import_table("events", _bad_file(tmp_path / "drop", "c"), skip_invalid=True)
     assert list((ws.path / "quarantine").iterdir()) == []
+
+
+# -- read_only is a DuckDB notion: on a server engine it changes nothing -------------------------
+def test_read_only_on_postgres_opens_as_usual(postgres_url, tmp_path) -> None:
+    with cxray.init(tmp_path / "ws", warehouse_url=postgres_url) as ws:
+        ws.warehouse.sql("DROP TABLE feedback")  # as an earlier version might have left it
+    with cxray.open(tmp_path / "ws", read_only=True) as ws:  # brought up to date as usual
+        assert ws.warehouse.engine == "postgres" and not ws.warehouse.read_only
+        assert ws.warehouse.counts() == {"customers": 0, "events": 0, "feedback": 0}
