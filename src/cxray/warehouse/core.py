@@ -222,10 +222,11 @@ def _waiting_for_lock(
 
 def _busy_message(workspace: Path, read_only: bool) -> str:
     if read_only:
-        holder = "another cxray command is writing to it (an import, a demo or 'cxray serve')"
+        holder = "another process is writing to it (a cxray import, or Python with it open)"
     else:
         holder = (
-            "another cxray command has it open (an import, an analysis, a report or 'cxray serve')"
+            "another process has it open (a cxray import, analysis or report, "
+            "or Python with it open)"
         )
     return (
         f"{workspace}: the workspace is busy: {holder}; "
