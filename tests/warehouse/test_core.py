@@ -224,3 +224,34 @@ def test_a_missing_table_reads_empty_when_read_only(workspace_dir: Path) -> None
         assert list(reader.table("cxray_imports").columns) == list(schema.IMPORTS.names)
     finally:
         reader.close()
+
+
+WINDOWS_SHARING = (
+    'IO Error: Cannot open file "C:\\\\ws\\\\warehouse.duckdb": The process cannot access the '
+    "file because it is being used by another process."
+)
+
+
+def test_windows_sharing_violations_are_waited_for_too(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(warehouse_core, "LOCK_WAIT_SECONDS", 5.0)
+    attempts: list[int] = []
+
+    def opener():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OSError(WINDOWS_SHARING)
+        return "backend"
+
+    assert warehouse_core._waiting_for_lock(opener, tmp_path, read_only=True) == "backend"
+    assert len(attempts) == 3
+
+
+def test_a_persistent_windows_sharing_violation_says_busy(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(warehouse_core, "LOCK_WAIT_SECONDS", 0.2)
+
+    def opener():
+        raise OSError(WINDOWS_SHARING)
+
+    with pytest.raises(WarehouseError, match="workspace is busy") as caught:
+        warehouse_core._waiting_for_lock(opener, tmp_path, read_only=False)
+    assert "another process" in str(caught.value) and "C:" not in str(caught.value)

@@ -192,9 +192,18 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
     return Warehouse(backend, url)
 
 
+# How DuckDB says another process holds the file: its own lock (POSIX), or Windows refusing to
+# share the file.
+LOCK_CONFLICTS = (
+    "Could not set lock",
+    "Conflicting lock",
+    "being used by another process",
+)
+
+
 def _is_lock_conflict(exc: BaseException) -> bool:
     message = str(exc)
-    return "Could not set lock" in message or "Conflicting lock" in message
+    return any(phrase in message for phrase in LOCK_CONFLICTS)
 
 
 def _waiting_for_lock(
