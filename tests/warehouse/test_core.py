@@ -5,6 +5,7 @@ Every conflict here is a real second process holding the file (DuckDB's locks ar
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import textwrap
@@ -47,6 +48,8 @@ def held(path: Path, read_only: bool = False, hold: float = -1) -> Iterator[subp
     )
     try:
         assert process.stdout is not None
+        started, _, _ = select.select([process.stdout], [], [], 60)  # bounded: never hang
+        assert started, "the holding process did not start"
         assert process.stdout.readline().strip() == "ready"
         yield process
     finally:
