@@ -169,7 +169,9 @@ def test_feedback_scores_must_lie_on_the_scale(ws, tmp_path):
 def test_explicit_ids_first_occurrence_wins(ws, tmp_path):
     source = write(
         tmp_path / "e.csv",
-        "event_id,customer_id,ts,touchpoint\n1,a,2024-01-01,x\n1,a,2024-01-02,y\n2,b,2024-01-01,x\n",
+        # the repeat agrees, leaving channel blank; rows that disagree are refused (below)
+        "event_id,customer_id,ts,touchpoint,channel\n1,a,2024-01-01,x,web\n1,a,2024-01-01,x,\n"
+        "2,b,2024-01-01,x,web\n",
     )
     result = ws.import_table("events", source)
     assert (result.rows_imported, result.rows_duplicate) == (2, 1)
@@ -267,3 +269,52 @@ def test_set_ts_fixes_the_time_of_every_row(ws, tmp_path):
     with pytest.raises(ImportError_, match="--set ts=soon: not a date/time"):
         ws.import_table("events", source, constants={"ts": "soon"})
     assert ws.warehouse.count("events") == 2
+
+
+# -- issue 8: one key, two stories in one file -------------------------------------------------
+@pytest.mark.parametrize(
+    ("table", "text", "column"),
+    [
+        ("customers", "customer_id,segment\na,consumer\nb,x\na,business\n", "segment"),
+        ("customers", "customer_id,plan\na,basic\nb,x\na,pro\n", "attributes"),
+        (
+            "events",
+            "event_id,customer_id,ts,touchpoint\n1,a,2024-01-01,x\n2,b,2024-01-01,x\n"
+            "1,a,2024-01-01,y\n",
+            "touchpoint",
+        ),
+        (
+            "feedback",
+            "response_id,customer_id,ts,metric,score\nr1,a,2024-01-01,nps,9\nr2,b,2024-01-01,nps,1\n"
+            "r1,a,2024-01-01,nps,3\n",
+            "score",
+        ),
+    ],
+)
+def test_rows_that_disagree_about_one_key_are_refused_naming_both_lines(
+    ws, tmp_path, table, text, column
+):
+    source = write(tmp_path / "f.csv", text)
+    before = snapshot(ws)
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table(table, source)
+    assert snapshot(ws) == before
+    first, later = refused.value.errors
+    assert (first["line"], first["column"], later["line"], later["column"]) == (
+        2,
+        column,
+        4,
+        column,
+    )
+    assert "also on line 4" in first["reason"] and "also on line 2" in later["reason"]
+    # --skip-invalid imports the rest and quarantines both: nothing tells which one is right
+    result = ws.import_table(table, source, skip_invalid=True)
+    assert (result.rows_imported, result.rows_rejected, result.rows_duplicate) == (1, 2, 0)
+    with open(result.quarantine, encoding="utf-8") as handle:
+        assert [q["line"] for q in csv.DictReader(handle)] == ["2", "4"]
+
+
+def test_rows_that_agree_or_leave_blanks_are_duplicates(ws, tmp_path):
+    text = "customer_id,segment,plan\na,consumer,basic\na,consumer,\na,,basic\n"
+    result = ws.import_table("customers", write(tmp_path / "c.csv", text))
+    assert (result.rows_imported, result.rows_duplicate) == (1, 2)

@@ -37,9 +37,11 @@ from cxray.ingest.validation import (
     checks,
     condition_sql,
     error_rows,
+    key_conflicts,
     refusal,
     scale_aggregates,
     scale_warnings,
+    set_aside_conflicts,
     structural_rejects,
 )
 from cxray.ingest.writing import (
@@ -134,8 +136,19 @@ def import_file(
             rows = typed
             if repeats:
                 numbered = numbered or _typed_relation(con, stage, numbered=True)
+                # Nothing tells which of two rows that disagree about one key is right.
+                conflicts = key_conflicts(con, numbered, spec, source, plan)
+                if conflicts and not options.skip_invalid:
+                    conflicting = len({c["__row"] for c in conflicts})
+                    raise refusal(source, conflicts, conflicting, options)
+                kept = "NOT __bad"
+                if conflicts:  # --skip-invalid: every row of a disagreement is quarantined
+                    set_aside = set_aside_conflicts(con, bad_table, numbered, conflicts)
+                    rejected, valid = rejected + set_aside, valid - set_aside
+                    detail += conflicts
+                    kept += f" AND __row NOT IN (SELECT __row FROM {bad_table})"
                 rows = (
-                    f"(SELECT * FROM {numbered} WHERE NOT __bad QUALIFY row_number() OVER "
+                    f"(SELECT * FROM {numbered} WHERE {kept} QUALIFY row_number() OVER "
                     f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
                 )
             with warehouse.transaction():

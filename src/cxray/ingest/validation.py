@@ -268,6 +268,94 @@ def error_rows(
     return detail
 
 
+def key_conflicts(
+    con: duckdb.DuckDBPyConnection,
+    numbered: str,
+    spec: TableSpec,
+    source: Source,
+    plan: cols.ColumnPlan,
+) -> list[dict]:
+    """Rows repeating a key given in the file (customer_id, event_id, response_id) with other
+    content: one of them is wrong and nothing tells which, so both lines are named.
+
+    A repeat that agrees (or leaves a value blank) is a duplicate, not a conflict. Runs only when
+    a key repeats, over the valid rows; each later row is compared with the key's first row.
+    """
+    key = spec.key
+    if key not in plan.sources:
+        return []
+    keyed = f"(SELECT * FROM {numbered} WHERE NOT __bad AND __t_{key} IS NOT NULL)"
+    parts = [
+        f"SELECT f.__row, k.__row, {sql_literal(plan.sources.get(c, c))}, "
+        f"CAST(k.__t_{c} AS VARCHAR), CAST(f.__t_{c} AS VARCHAR), CAST(k.__t_{key} AS VARCHAR) "
+        f"FROM k JOIN f USING (__t_{key}) WHERE k.__row <> f.__row AND "
+        + (
+            json_disagree(f"f.__t_{c}", f"k.__t_{c}")
+            if c == spec.json_column
+            else f"k.__t_{c} <> f.__t_{c}"
+        )
+        for c in spec.columns
+        if c != key
+    ]
+    found = con.execute(
+        f"WITH k AS (SELECT * FROM {keyed}), f AS (SELECT * FROM k QUALIFY row_number() "
+        f"OVER (PARTITION BY __t_{key} ORDER BY __row) = 1) "
+        + " UNION ALL ".join(parts)
+        + " ORDER BY 2, 3"
+    ).fetchall()
+    rows = {r[0] for r in found} | {r[1] for r in found}
+    if source.format == "csv":
+        lines, _ = csv_lines(source, rows, find_malformed=False)
+    else:
+        lines = {}
+    line = {r: lines.get(r, r + source.row_offset) for r in rows}
+    label = source.position_label
+
+    def entry(row: int, other: int, column: str, value: str, theirs: str, key_value: str) -> dict:
+        return {
+            "file": str(source.path),
+            label: line[row],
+            "column": column,
+            "value": value[:200],
+            "reason": (
+                f"{plan.sources[key]} {key_value!r} is also on {label} {line[other]}, with "
+                f"{column} = {theirs[:200]!r}: which one is right?"
+            ),
+            "__row": row,
+        }
+
+    detail = []
+    for first, later, column, value, earlier, key_value in found:
+        detail.append(entry(later, first, column, value, earlier, key_value))
+        detail.append(entry(first, later, column, earlier, value, key_value))
+    unique = {(d["__row"], d["column"], d["reason"]): d for d in detail}
+    return sorted(unique.values(), key=lambda d: (d[label], d["column"]))
+
+
+def set_aside_conflicts(
+    con: duckdb.DuckDBPyConnection, bad_table: str, numbered: str, conflicts: list[dict]
+) -> int:
+    """With --skip-invalid, every row of a disagreement joins the bad rows (for quarantine)."""
+    rows = sorted({c["__row"] for c in conflicts})
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {bad_table} AS FROM {numbered} LIMIT 0")
+    con.execute(
+        f"INSERT INTO {bad_table} BY NAME SELECT * FROM {numbered} "
+        "WHERE __row IN (SELECT unnest(CAST(? AS BIGINT[])))",
+        [rows],
+    )
+    return len(rows)
+
+
+def json_disagree(first: str, later: str) -> str:
+    """SQL true where two JSON objects give one key different values (a key only one has is
+    something new, not a disagreement)."""
+
+    def at(doc: str) -> str:
+        return f"json_extract({doc}, '$.\"' || name || '\"')"
+
+    return f"len(list_filter(json_keys({later}), name -> {at(first)} <> {at(later)})) > 0"
+
+
 def refusal(
     source: Source, detail: list[dict], rejected: int, options: ImportOptions
 ) -> ImportError_:
