@@ -91,3 +91,27 @@ def test_day_first_dates_are_read_exactly_or_not_at_all(year, month, day, sep):
         assert read(text) == dt.datetime(year, month, day, tzinfo=UTC)
     else:
         assert read(text) is None  # never rolled over into the next month
+
+
+@pytest.mark.parametrize(
+    ("values", "layout"),
+    [
+        (["02/24/2015 11:35", "12/31/2015 23:59"], "%m/%d/%Y %H:%M"),
+        (["2/4/2015 1:05 PM"], "%m/%d/%Y %I:%M %p"),
+        (["24.02.2015"], "%d.%m.%Y"),
+        (["Feb 24, 2015"], "%b %d, %Y"),
+        (["02/24/15"], "%m/%d/%y"),
+        (["nonsense"], None),
+        (["02/24/2015", "nonsense"], None),  # every value must read
+    ],
+)
+def test_a_layout_is_suggested_only_when_it_reads_every_value(values, layout):
+    assert cols.suggest_timestamp_format(values) == layout
+
+
+def test_every_suggested_layout_reads_in_the_engine():
+    sample = dt.datetime(2015, 2, 24, 13, 5, 9)
+    for layout in cols.SUGGESTED_FORMATS:
+        text = sample.strftime(layout)
+        parsed = read(text, fmt=layout)
+        assert parsed is not None and parsed.date() == sample.date(), layout

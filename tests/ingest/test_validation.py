@@ -104,3 +104,28 @@ def test_json_lines_lists_and_objects_are_refused(ws):
         (1, "touchpoint", "a JSON list or object where one value belongs"),
         (2, "customer_id", "a JSON list or object where one value belongs"),
     }
+
+
+def test_a_column_in_another_layout_gets_one_line_suggesting_the_format(ws):
+    rows = "".join(f"c{i},02/{i + 1:02d}/2015 11:35,x\n" for i in range(25))
+    source = ws.journey_path.parent / "us.csv"
+    source.write_text("customer_id,ts,touchpoint\nz,13/02/2015 10:00,x\n" + rows, encoding="utf-8")
+    errors = source.parent / "us.errors.csv"
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", source, errors_file=errors)
+    message = str(refused.value)
+    lines = [line for line in message.splitlines() if "ts" in line and "line" in line]
+    # 02/01–02/12 also read day-first (the file is refused anyway); 02/13–02/25 cannot: the
+    # 13 are summed up in one line
+    assert len(lines) == 1, message
+    assert "13 values are not a date/time" in lines[0]
+    assert "--timestamp-format '%m/%d/%Y %H:%M'" in lines[0]
+    assert errors.read_text(encoding="utf-8").count("not a date/time") == 13  # all, in the file
+    result = ws.import_table("events", source, timestamp_format="%m/%d/%Y %H:%M", skip_invalid=True)
+    assert (result.rows_imported, result.rows_rejected) == (25, 1)  # 13/02 is not month-first
+
+
+def test_a_single_unreadable_date_is_shown_as_it_is(ws):
+    text = "customer_id,ts,touchpoint\na,2024-01-01,x\nb,2024-01-32,x\n"
+    found = reasons(ws, "events", text)
+    assert [(line, column, value) for line, column, value, _ in found] == [(3, "ts", "2024-01-32")]

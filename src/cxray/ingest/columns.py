@@ -6,6 +6,7 @@ loop over rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -354,3 +355,53 @@ def json_expr(
     if explicit and packed:
         return f"CAST(json_merge_patch(coalesce({explicit}, '{{}}'), {packed}) AS VARCHAR)"
     return explicit or packed or "CAST(NULL AS VARCHAR)"
+
+
+# Layouts --timestamp-format may be asked for, tried in this order on unreadable values.
+# Month-first layouts are here (never tried silently): a whole column that reads only one
+# way is evidence enough to suggest it.
+SUGGESTED_FORMATS = (
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y",
+    "%m-%d-%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%m-%d-%Y",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d",
+    "%d %b %Y %H:%M",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%b %d, %Y",
+    "%b %d %Y %H:%M",
+    "%Y-%m-%d %I:%M:%S %p",
+    "%d/%m/%Y %I:%M %p",
+    "%d-%m-%Y %H.%M",
+)
+
+
+def suggest_timestamp_format(values: list[str]) -> str | None:
+    """The first layout of :data:`SUGGESTED_FORMATS` that reads every one of ``values``."""
+    samples = [v.strip() for v in values if v and v.strip()]
+    if not samples:
+        return None
+    for layout in SUGGESTED_FORMATS:
+        try:
+            years = {dt.datetime.strptime(value, layout).year for value in samples}
+        except ValueError:
+            continue
+        if PLAUSIBLE_YEARS[0] <= min(years) and max(years) <= PLAUSIBLE_YEARS[1]:
+            return layout
+    return None

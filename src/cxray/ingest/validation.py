@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cxray.journey import Journey
 
 SCREEN_ERRORS = 20
+FORMAT_SUMMARY_MIN = 3  # unreadable dates in one column summarised from this many on
 TEXT_METRIC = "text"
 UNREADABLE_TIMESTAMP = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
 IMPLAUSIBLE = (
@@ -356,6 +357,37 @@ def json_disagree(first: str, later: str) -> str:
     return f"len(list_filter(json_keys({later}), name -> {at(first)} <> {at(later)})) > 0"
 
 
+def format_summaries(
+    source: Source, detail: list[dict], given: str | None
+) -> tuple[list[str], list[dict]]:
+    """One line per column whose dates are in a layout not read, suggesting --timestamp-format,
+    instead of the same reason on every row; and the problems left to show one by one."""
+    label = source.position_label
+    unreadable: dict[str, list[dict]] = {}
+    for d in detail:
+        if d["reason"] == UNREADABLE_TIMESTAMP:
+            unreadable.setdefault(d["column"], []).append(d)
+    grouped = {c: rows for c, rows in unreadable.items() if len(rows) >= FORMAT_SUMMARY_MIN}
+    lines = []
+    for column, rows in grouped.items():
+        first = rows[0]
+        layout = cols.suggest_timestamp_format([d["value"] for d in rows[:200]])
+        if layout:
+            hint = f"they read as {layout}: import with --timestamp-format '{layout}'"
+        else:
+            hint = "name their layout with --timestamp-format, e.g. --timestamp-format '%m/%d/%Y %H:%M'"
+        if given:
+            hint = f"they do not match --timestamp-format '{given}'; " + hint
+        lines.append(
+            f"  {first['file']}: {column}: {len(rows):,} values are not a date/time I can read, "
+            f"e.g. {first['value']!r} on {label} {first[label]}; {hint}"
+        )
+    rest = [
+        d for d in detail if not (d["reason"] == UNREADABLE_TIMESTAMP and d["column"] in grouped)
+    ]
+    return lines, rest
+
+
 def refusal(
     source: Source, detail: list[dict], rejected: int, options: ImportOptions
 ) -> ImportError_:
@@ -369,11 +401,16 @@ def refusal(
             writer.writerows(detail)
     except OSError:
         report = None
+    summaries, rest = format_summaries(source, detail, options.timestamp_format)
     shown = "\n".join(
-        f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: {d['reason']}"
-        for d in detail[:SCREEN_ERRORS]
+        summaries
+        + [
+            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: "
+            f"{d['reason']}"
+            for d in rest[:SCREEN_ERRORS]
+        ]
     )
-    more = f"\n  … and {len(detail) - SCREEN_ERRORS} more" if len(detail) > SCREEN_ERRORS else ""
+    more = f"\n  … and {len(rest) - SCREEN_ERRORS} more" if len(rest) > SCREEN_ERRORS else ""
     where = f"\nAll problems are listed in {report}" if report else ""
     message = (
         f"{source.path}: import refused, {rejected} invalid row(s); nothing was imported.\n"
