@@ -129,3 +129,25 @@ def test_a_single_unreadable_date_is_shown_as_it_is(ws):
     text = "customer_id,ts,touchpoint\na,2024-01-01,x\nb,2024-01-32,x\n"
     found = reasons(ws, "events", text)
     assert [(line, column, value) for line, column, value, _ in found] == [(3, "ts", "2024-01-32")]
+
+
+def test_typed_files_get_the_same_rules(ws):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = ws.journey_path.parent / "typed.parquet"
+    table = pa.table(
+        {
+            "customer_id": ["a", "b", "c"],
+            "ts": [dt.datetime(2024, 1, 1), dt.datetime(9999, 12, 31), dt.datetime(2024, 1, 2)],
+            "touchpoint": ["x", "y", "z"],
+            "value": [1.0, 2.0, float("nan")],
+        }
+    )
+    pq.write_table(table, source)
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", source, errors_file=source.with_suffix(".errors.csv"))
+    found = {(e["row"], e["column"], e["reason"][:19]) for e in refused.value.errors}
+    assert found == {(2, "ts", "outside the plausib"), (3, "value", "not a finite number")}
