@@ -121,6 +121,8 @@ def test_a_column_in_another_layout_gets_one_line_suggesting_the_format(ws):
     assert "13 values are not a date/time" in lines[0]
     assert "--timestamp-format '%m/%d/%Y %H:%M'" in lines[0]
     assert errors.read_text(encoding="utf-8").count("not a date/time") == 13  # all, in the file
+    with pytest.raises(ImportError_, match="--skip-invalid would read the other dates"):
+        ws.import_table("events", source, errors_file=errors, skip_invalid=True)
     result = ws.import_table("events", source, timestamp_format="%m/%d/%Y %H:%M", skip_invalid=True)
     assert (result.rows_imported, result.rows_rejected) == (25, 1)  # 13/02 is not month-first
 
@@ -129,6 +131,16 @@ def test_a_single_unreadable_date_is_shown_as_it_is(ws):
     text = "customer_id,ts,touchpoint\na,2024-01-01,x\nb,2024-01-32,x\n"
     found = reasons(ws, "events", text)
     assert [(line, column, value) for line, column, value, _ in found] == [(3, "ts", "2024-01-32")]
+
+
+def test_skip_invalid_still_imports_a_day_first_file_with_a_few_bad_dates(ws):
+    rows = "".join(f"c{i},{i + 1:02d}/02/2015,x\n" for i in range(20)) + "".join(
+        f"z{i},99/99/2015,x\n" for i in range(3)
+    )
+    source = ws.journey_path.parent / "eu.csv"
+    source.write_text("customer_id,ts,touchpoint\n" + rows, encoding="utf-8")
+    result = ws.import_table("events", source, skip_invalid=True)
+    assert (result.rows_imported, result.rows_rejected) == (20, 3)
 
 
 def test_typed_files_get_the_same_rules(ws):

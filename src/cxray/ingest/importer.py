@@ -38,6 +38,7 @@ from cxray.ingest.validation import (
     condition_sql,
     error_rows,
     key_conflicts,
+    misread_day_first,
     refusal,
     scale_aggregates,
     scale_warnings,
@@ -125,7 +126,8 @@ def import_file(
                 numbered = _typed_relation(con, stage, numbered=True)
                 _collect_bad_rows(con, bad_table, numbered, report)
                 detail = error_rows(con, bad_table, source, plan, stage.checks, structural)
-                if not options.skip_invalid:
+                # A month-first column would be half read day-first: refused even so.
+                if not options.skip_invalid or misread_day_first(detail):
                     raise refusal(source, detail, rejected, options)
             known = set(journey.touchpoints)
             new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)

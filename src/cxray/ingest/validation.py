@@ -357,21 +357,38 @@ def json_disagree(first: str, later: str) -> str:
     return f"len(list_filter(json_keys({later}), name -> {at(first)} <> {at(later)})) > 0"
 
 
+def unreadable_layouts(detail: list[dict]) -> dict[str, tuple[list[dict], str | None]]:
+    """Columns with at least FORMAT_SUMMARY_MIN unreadable dates: those rows and the
+    --timestamp-format that reads them all, if one does."""
+    unreadable: dict[str, list[dict]] = {}
+    for d in detail:
+        if d["reason"] == UNREADABLE_TIMESTAMP:
+            unreadable.setdefault(d["column"], []).append(d)
+    return {
+        column: (rows, cols.suggest_timestamp_format([d["value"] for d in rows[:200]]))
+        for column, rows in unreadable.items()
+        if len(rows) >= FORMAT_SUMMARY_MIN
+    }
+
+
+def misread_day_first(detail: list[dict]) -> bool:
+    """A column whose unreadable dates all read month-first: its other values, read day-first,
+    are probably wrong too (02/03 is 2 March day-first, 3 February month-first)."""
+    return any(
+        layout and layout.startswith("%m") for _, layout in unreadable_layouts(detail).values()
+    )
+
+
 def format_summaries(
     source: Source, detail: list[dict], given: str | None
 ) -> tuple[list[str], list[dict]]:
     """One line per column whose dates are in a layout not read, suggesting --timestamp-format,
     instead of the same reason on every row; and the problems left to show one by one."""
     label = source.position_label
-    unreadable: dict[str, list[dict]] = {}
-    for d in detail:
-        if d["reason"] == UNREADABLE_TIMESTAMP:
-            unreadable.setdefault(d["column"], []).append(d)
-    grouped = {c: rows for c, rows in unreadable.items() if len(rows) >= FORMAT_SUMMARY_MIN}
+    grouped = unreadable_layouts(detail)
     lines = []
-    for column, rows in grouped.items():
+    for column, (rows, layout) in grouped.items():
         first = rows[0]
-        layout = cols.suggest_timestamp_format([d["value"] for d in rows[:200]])
         if layout:
             hint = f"they read as {layout}: import with --timestamp-format '{layout}'"
         else:
@@ -414,7 +431,13 @@ def refusal(
     where = f"\nAll problems are listed in {report}" if report else ""
     message = (
         f"{source.path}: import refused, {rejected} invalid row(s); nothing was imported.\n"
-        f"{shown}{more}{where}\nFix the rows, or import the valid ones with --skip-invalid."
+        f"{shown}{more}{where}\n"
+        + (
+            "Import with the --timestamp-format suggested: --skip-invalid would read the other "
+            "dates of that column day-first, wrongly."
+            if misread_day_first(detail)
+            else "Fix the rows, or import the valid ones with --skip-invalid."
+        )
     )
     return ImportError_(message, detail[:SCREEN_ERRORS], rejected, report)
 
