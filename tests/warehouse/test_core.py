@@ -258,3 +258,15 @@ def test_a_persistent_windows_sharing_violation_says_busy(tmp_path: Path, monkey
     with pytest.raises(WarehouseError, match="workspace is busy") as caught:
         warehouse_core._waiting_for_lock(opener, tmp_path, read_only=False)
     assert "another process" in str(caught.value) and "C:" not in str(caught.value)
+
+
+def test_a_read_only_open_beside_this_process_own_writer_reads_through_it(tmp_path):
+    import cxray
+
+    writer = cxray.init(tmp_path / "ws")
+    try:
+        reader = cxray.open(tmp_path / "ws", read_only=True)  # e.g. a CLI call from a notebook
+        assert reader.warehouse.counts()["events"] == 0
+        reader.close()
+    finally:
+        writer.close()

@@ -163,6 +163,17 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
             )
 
         def open_duckdb() -> ibis.BaseBackend:
+            try:
+                return open_with(read_only)
+            except Exception as exc:
+                # This process already has the file open for writing (a notebook's workspace,
+                # a test): DuckDB shares that instance only with the same settings. Reading
+                # through it is safe; the Warehouse itself still refuses to write.
+                if read_only and "different configuration" in str(exc):
+                    return open_with(False)
+                raise
+
+        def open_with(read_only: bool) -> ibis.BaseBackend:
             backend = ibis.duckdb.connect(
                 str(path),
                 read_only=read_only,
