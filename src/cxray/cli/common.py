@@ -27,8 +27,10 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+# Everything printed may hold user data (touchpoint names, values, file names): never read it as
+# Rich markup. Styling goes through Text and style= instead.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 
 class Format(StrEnum):

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 import cxray
 from cxray.cli.common import (
@@ -194,7 +195,10 @@ def status(
         render(result, fmt, lang)
         return
     journey = result.journey
-    out.print(f"[bold]{journey['name']}[/bold]  {result.path}  ({result.engine})")
+    out.print(
+        Text.assemble((str(journey["name"]), "bold"), f"  {result.path}  ({result.engine})"),
+        highlight=False,
+    )
     out.print(say(lang, "phases: ", "fasen: ") + " → ".join(journey["phases"]), highlight=False)
     table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
     for column in ("touchpoint", "phase", "channel", "events"):
@@ -202,10 +206,10 @@ def status(
     names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
     for name in names:
         spec = journey["touchpoints"].get(name, {})
-        table.add_row(
-            name,
-            spec.get("phase", "unassigned"),
-            spec.get("channel", ""),
+        table.add_row(  # cells as Text: a name like "[/bold]x" is data, not markup
+            Text(str(name)),
+            Text(str(spec.get("phase", "unassigned"))),
+            Text(str(spec.get("channel", ""))),
             f"{result.touchpoint_counts.get(name, 0):,}",
         )
     out.print(table)
@@ -219,7 +223,8 @@ def status(
             highlight=False,
         )
     for warning in result.all_warnings(lang.value):
-        err.print(f"[yellow]{say(lang, 'warning', 'let op')}:[/yellow] {warning}", highlight=False)
+        label = say(lang, "warning", "let op")
+        err.print(Text.assemble((f"{label}:", "yellow"), " ", warning), highlight=False)
 
 
 @app.command()
