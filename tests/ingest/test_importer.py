@@ -318,3 +318,16 @@ def test_rows_that_agree_or_leave_blanks_are_duplicates(ws, tmp_path):
     text = "customer_id,segment,plan\na,consumer,basic\na,consumer,\na,,basic\n"
     result = ws.import_table("customers", write(tmp_path / "c.csv", text))
     assert (result.rows_imported, result.rows_duplicate) == (1, 2)
+
+
+def test_an_unknown_timezone_is_refused_before_the_file_is_read(tmp_path):
+    import cxray
+    from cxray.ingest.validation import ImportError_
+
+    ws = cxray.init(tmp_path / "ws")
+    source = tmp_path / "events.csv"
+    source.write_text("customer_id,ts,touchpoint\na,2024-01-01 10:00,order\n")
+    with pytest.raises(ImportError_, match="--timezone 'Mars/Olympus': not a time zone"):
+        ws.import_table("events", source, timezone="Mars/Olympus")
+    assert ws.warehouse.counts()["events"] == 0
+    ws.close()

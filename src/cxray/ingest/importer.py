@@ -28,7 +28,14 @@ import duckdb
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
 from cxray.ingest.result import ImportOptions, ImportResult
-from cxray.ingest.sources import Source, SourceError, open_source, quote_ident, sql_literal
+from cxray.ingest.sources import (
+    Source,
+    SourceError,
+    check_timezone,
+    open_source,
+    quote_ident,
+    sql_literal,
+)
 from cxray.ingest.validation import (
     JSON_OBJECT_LINE,
     TEXT_METRIC,
@@ -103,6 +110,7 @@ def import_file(
     report = progress or (lambda step, fraction: None)
     bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
     try:
+        check_timezone(options.timezone)  # before reading a byte of a possibly large file
         source = open_source(con, path, workdir / ".cxray-tmp")
     except SourceError as exc:
         raise ImportError_(str(exc)) from None
