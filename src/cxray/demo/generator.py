@@ -823,6 +823,9 @@ def _choose_themes(
 
 
 # -- tables ------------------------------------------------------------------------------------
+LIFETIME_COLUMNS = ("churned_at", "last_seen")
+
+
 def _customer_table(
     ids: pa.Array,
     start: np.ndarray,
@@ -844,15 +847,12 @@ def _customer_table(
         {
             "customer_id": ids,
             "first_seen": _timestamps(p, start),
-            # an event log, not a CRM snapshot: churn is read from the events
-            "churned_at": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
-            "last_seen": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
             "segment": _strings(SEGMENTS, business.astype(np.int64)),
             "language": _strings(LANGUAGES, dutch.astype(np.int64)),
             "value": pa.array(value, pa.float64()),
             "attributes": _strings(attributes, plan_code * len(REGIONS) + region),
         },
-        schema=arrow_schema(schema.CUSTOMERS),
+        schema=customer_schema(),
     )
 
 
@@ -901,6 +901,11 @@ def _feedback_table(
         },
         schema=arrow_schema(schema.FEEDBACK),
     )
+
+
+def customer_schema() -> pa.Schema:
+    """The demo is an event log, not a CRM export: its customers have no lifetime columns."""
+    return pa.schema([f for f in arrow_schema(schema.CUSTOMERS) if f.name not in LIFETIME_COLUMNS])
 
 
 def arrow_schema(spec: schema.TableSpec) -> pa.Schema:
@@ -993,7 +998,7 @@ def generate_sources(
     directory.mkdir(parents=True, exist_ok=True)
     files = {name: directory / f"{name}.parquet" for name in ("customers", "events", "feedback")}
     schemas = {
-        "customers": arrow_schema(schema.CUSTOMERS),
+        "customers": customer_schema(),
         "events": arrow_schema(schema.EVENTS),
         "feedback": arrow_schema(schema.FEEDBACK),
     }
