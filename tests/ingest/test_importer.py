@@ -331,3 +331,21 @@ def test_an_unknown_timezone_is_refused_before_the_file_is_read(tmp_path):
         ws.import_table("events", source, timezone="Mars/Olympus")
     assert ws.warehouse.counts()["events"] == 0
     ws.close()
+
+
+def test_the_errors_file_goes_to_the_workspace_not_the_current_folder(tmp_path, monkeypatch):
+    import cxray
+    from cxray.ingest.validation import ImportError_
+
+    ws = cxray.init(tmp_path / "ws")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    source = tmp_path / "bad.csv"
+    source.write_text("customer_id,ts,touchpoint\na,yesterday,order\n")
+    with pytest.raises(ImportError_, match="errors"):
+        ws.import_table("events", source)
+    assert list(elsewhere.iterdir()) == []
+    report = tmp_path / "ws" / "errors" / "bad.csv.errors.csv"
+    assert "yesterday" in report.read_text()
+    ws.close()

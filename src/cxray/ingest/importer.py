@@ -16,6 +16,7 @@ Rows read = imported + updated + duplicates + rejected, always.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -78,6 +79,9 @@ class _Stage:
     lifetime: life.Lifetime | None
 
 
+ERRORS_DIR = "errors"  # in the workspace: the full list of rows a refused import named
+
+
 # -- the pipeline -----------------------------------------------------------------------------
 def import_file(
     warehouse: Warehouse,
@@ -95,6 +99,10 @@ def import_file(
     the journey file.
     """
     spec = table_spec(table)
+    if options.errors_file is None:
+        # the list of bad rows belongs to the workspace, never to whatever folder we run in
+        name = f"{Path(path).name}.errors.csv"
+        options = dataclasses.replace(options, errors_file=Path(workdir) / ERRORS_DIR / name)
     if not warehouse.is_duckdb:
         raise ImportError_(
             f"importing into a {warehouse.engine} warehouse is not supported yet; import into a "

@@ -409,9 +409,10 @@ def refusal(
     source: Source, detail: list[dict], rejected: int, options: ImportOptions
 ) -> ImportError_:
     label = source.position_label
-    report = options.errors_file or Path.cwd() / f"{source.path.name}.errors.csv"
+    report = options.errors_file or source.path.with_name(f"{source.path.name}.errors.csv")
     fields = ["file", label, "column", "value", "reason"]
     try:
+        report.parent.mkdir(parents=True, exist_ok=True)
         with open(report, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
