@@ -185,3 +185,23 @@ def test_a_share_near_zero_shows_its_interval():
     assert "0,0% (95%-interval 0,0%–0,3%; 1 cohort, 1.107 klanten)" in RetentionResult(
         cells, pooled, "month", None
     ).summary("nl")
+
+
+def test_the_summary_names_no_later_period_that_only_a_handful_reach(make_workspace):
+    # many customers in January, one in July: month 5 is known only for that one customer
+    events = [
+        {"customer_id": f"c{i}", "ts": f"2024-01-{i % 28 + 1:02d}", "touchpoint": "order"}
+        for i in range(60)
+    ]
+    events += [
+        {"customer_id": f"c{i}", "ts": "2024-02-20", "touchpoint": "cancel"}
+        for i in range(0, 60, 2)
+    ]
+    events += [
+        {"customer_id": "early", "ts": "2023-08-01", "touchpoint": "order"},
+        {"customer_id": "early", "ts": "2024-03-31", "touchpoint": "order"},
+    ]
+    ws = make_workspace(events=events, journey={"churn": {"touchpoints": ["cancel"]}})
+    result = retention(ws, period="month", max_periods=12)
+    text = result.summary("en")
+    assert "1 customer)" not in text, text

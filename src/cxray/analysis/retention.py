@@ -58,6 +58,7 @@ _PERIOD_WORDS = {
     },
 }
 ALL_COHORTS = "all"
+MIN_CUSTOMERS = 30  # customers a later period needs before the summary names it
 
 RETENTION_COLUMNS = ["cohort", "cohort_start", "period", "customers", "retained", "share"]
 POOLED_COLUMNS = ["period", "cohorts", "customers", "retained", "share"]
@@ -163,7 +164,10 @@ class RetentionResult(Result):
                 else "Not enough history yet for a retention matrix."
             )
         picks = [observable.iloc[0]]
-        later = observable[observable.period <= 12]
+        # a later period is worth a headline only over enough customers to say something:
+        # 30, or half the first period's when the whole workspace is smaller than that
+        enough = min(MIN_CUSTOMERS, picks[0].customers / 2)
+        later = observable[(observable.period <= 12) & (observable.customers >= enough)]
         if len(later) and later.iloc[-1].period != picks[0].period:
             picks.append(later.iloc[-1])
 
