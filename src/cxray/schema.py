@@ -100,6 +100,8 @@ IMPORTS = ibis.schema(
         "rows_updated": dt.int64,
         "rows_duplicate": dt.int64,
         "rows_rejected": dt.int64,
+        # the quarantine file this import wrote (its name in DIR/quarantine/), if any
+        "quarantine": dt.string,
     }
 )
 

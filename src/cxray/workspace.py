@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 import tomlkit
 
 from cxray import journey as journey_mod
+from cxray.ingest.reconcile import Repair, reconcile
 from cxray.journey import Journey
 from cxray.warehouse import Warehouse, connect
 
@@ -35,6 +36,7 @@ class Workspace:
         self.path = Path(path)
         self.journey = journey
         self.warehouse = warehouse
+        self.repairs: list[Repair] = []  # what the last import found left by an interrupted one
 
     def __repr__(self) -> str:
         return f"<Workspace {self.path} ({self.warehouse.engine})>"
@@ -112,6 +114,10 @@ class Workspace:
             as_of=as_of,
             tenure_unit=tenure_unit,
         )
+        # An earlier import may have been cut off between its commit and the journey file.
+        self.repairs = reconcile(self.warehouse, self.journey_path, self.path)
+        if self.repairs:
+            self.reload_journey()
         result = import_file(
             self.warehouse, self.journey, self.path, table, Path(source), options, progress
         )
@@ -128,7 +134,12 @@ class Workspace:
         from cxray.analysis.churn_rules import churn_check
         from cxray.ingest.status import status
 
+        # Differences left by an interrupted import are repaired before anything is counted.
+        repairs = reconcile(self.warehouse, self.journey_path, self.path)
+        if repairs:
+            self.reload_journey()
         result = status(self.warehouse, self.journey, self.path)
+        result.repairs = repairs
         result.churn = churn_check(self)
         return result
 

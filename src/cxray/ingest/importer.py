@@ -28,6 +28,8 @@ import duckdb
 
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
+from cxray.ingest.faults import crash_point
+from cxray.ingest.reconcile import QUARANTINE_DIR
 from cxray.ingest.result import ImportOptions, ImportResult
 from cxray.ingest.sources import (
     Source,
@@ -56,6 +58,8 @@ from cxray.ingest.validation import (
 from cxray.ingest.writing import (
     Progress,
     log_import,
+    pending_path,
+    publish_quarantine,
     run_with_progress,
     write,
     write_quarantine,
@@ -169,17 +173,28 @@ def import_file(
                     f"(SELECT * FROM {numbered} WHERE {kept} QUALIFY row_number() OVER "
                     f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
                 )
-            with warehouse.transaction():
-                imported, updated = write(con, spec, rows, report)
-                duplicates = valid - imported - updated
-                log_import(
-                    con, spec, source, started, rows_read, imported, updated, duplicates, rejected
-                )
+            # The quarantine file is written first and published after the commit; the import
+            # log names it, so a crash in between is repaired (cxray.ingest.reconcile).
             quarantine = None
             if rejected:
                 quarantine = write_quarantine(
-                    con, workdir / "quarantine", bad_table, source, detail
+                    con, workdir / QUARANTINE_DIR, bad_table, source, detail
                 )
+            try:
+                with warehouse.transaction():
+                    imported, updated = write(con, spec, rows, report)
+                    duplicates = valid - imported - updated
+                    counts = (rows_read, imported, updated, duplicates, rejected)
+                    log_import(con, spec, source, started, counts, quarantine)
+                    crash_point("before-commit")
+            except BaseException:
+                if quarantine:
+                    pending_path(quarantine).unlink(missing_ok=True)
+                raise
+            crash_point("after-commit")
+            if quarantine:
+                publish_quarantine(quarantine)
+                crash_point("after-quarantine")
     finally:
         source.cleanup()
 

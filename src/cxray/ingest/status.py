@@ -28,10 +28,13 @@ class Status(Result):
     # what the churn rule makes of the data (churned by rule, span, warnings); set by the
     # Workspace, which may ask the analysis layer — ingest itself knows nothing of churn
     churn: Any = None
+    # differences an interrupted import had left, repaired before counting (set by the Workspace)
+    repairs: list[Any] = field(default_factory=list)
 
     def all_warnings(self, lang: str = "en") -> list[str]:
         churn = [] if self.churn is None else [*self.churn.warnings(lang), *self.churn.notes(lang)]
-        return [*self.warnings, *churn]
+        repaired = [repair.text(lang) for repair in self.repairs]
+        return [*repaired, *self.warnings, *churn]
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([{"table": name, "rows": rows} for name, rows in self.counts.items()])
@@ -39,6 +42,7 @@ class Status(Result):
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["churn"] = self.churn.to_dict() if self.churn is not None else None
+        data["repairs"] = [repair.text("en") for repair in self.repairs]
         data["warnings"] = self.all_warnings("en")
         return jsonable(data)
 

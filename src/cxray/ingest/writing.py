@@ -6,6 +6,7 @@ import contextlib
 import csv
 import datetime as dt
 import itertools
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import TextIO
 
 import duckdb
 
+from cxray.ingest.reconcile import PENDING_SUFFIX
 from cxray.ingest.sources import Source, quote_ident
 from cxray.ingest.validation import ImportError_
 from cxray.schema import TableSpec
@@ -99,24 +101,25 @@ def log_import(
     spec: TableSpec,
     source: Source,
     started: dt.datetime,
-    read: int,
-    imported: int,
-    updated: int,
-    duplicates: int,
-    rejected: int,
+    counts: tuple[int, int, int, int, int],
+    quarantine: Path | None,
 ) -> None:
+    """One row in ``cxray_imports``, written in the import's own transaction.
+
+    ``counts`` are rows read, imported, updated, duplicate and rejected. The quarantine file is
+    named here so that a crash between the commit and publishing the file can be repaired.
+    """
+    columns = "import_id, table_name, source, imported_at, rows_read, rows_imported, "
+    columns += "rows_updated, rows_duplicate, rows_rejected, quarantine"
     con.execute(
-        "INSERT INTO cxray_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO cxray_imports ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             uuid.uuid4().hex,
             spec.name,
             source.path.name,
             started,
-            read,
-            imported,
-            updated,
-            duplicates,
-            rejected,
+            *counts,
+            quarantine.name if quarantine else None,
         ],
     )
 
@@ -128,7 +131,12 @@ def write_quarantine(
     source: Source,
     detail: list[dict],
 ) -> Path:
-    """The rejected rows as they were in the file, with where and why, for fixing and re-import."""
+    """The rejected rows as they were in the file, with where and why, for fixing and re-import.
+
+    Written before the import commits, as ``<final name>.pending``: the import log names the
+    final file, and ``publish_quarantine`` renames it once the commit is done. A crash in between
+    leaves a pending file that ``cxray.ingest.reconcile`` publishes or removes.
+    """
     label = source.position_label
     reasons: dict[int, list[str]] = {}
     positions: dict[int, int] = {}
@@ -150,30 +158,55 @@ def write_quarantine(
         if row in positions
     ]
     out, handle = _new_quarantine_file(folder, source.path.name)
+    pending = pending_path(out)
     try:
         with handle:
             writer = csv.writer(handle)
             writer.writerow([label, "reason", *raw_columns])
             writer.writerows(sorted(out_rows, key=lambda r: r[0]))
+            handle.flush()
+            os.fsync(handle.fileno())
     except BaseException:
-        out.unlink(missing_ok=True)  # no half-written quarantine file stays behind
+        pending.unlink(missing_ok=True)  # no half-written quarantine file stays behind
         raise
     return out
+
+
+def pending_path(final: Path) -> Path:
+    return final.with_name(final.name + PENDING_SUFFIX)
+
+
+def publish_quarantine(final: Path) -> None:
+    """The import committed: its quarantine file takes its final name (durably)."""
+    pending_path(final).replace(final)
+    _fsync_folder(final.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _new_quarantine_file(folder: Path, name: str) -> tuple[Path, TextIO]:
     """A file of its own for this import: ``<file>.<UTC time>.csv``, then ``-2``, ``-3``...
 
-    Created exclusively, so two imports in the same second (in one process or two) never
-    write over each other's rejected rows, nor over any file already there.
+    Returns the final name and the pending file, opened for writing. Created exclusively, so
+    two imports in the same second (in one process or two) never write over each other's
+    rejected rows, nor over any file already there.
     """
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     for counter in itertools.count(1):
         suffix = "" if counter == 1 else f"-{counter}"
         out = folder / f"{name}.{stamp}{suffix}.csv"
+        if out.exists():
+            continue
         try:
-            return out, open(out, "x", newline="", encoding="utf-8")
+            return out, open(pending_path(out), "x", newline="", encoding="utf-8")
         except FileExistsError:
             continue
     raise AssertionError("unreachable")  # itertools.count never ends

@@ -55,22 +55,26 @@ class Warehouse:
             if spec.name not in existing:
                 self.backend.create_table(spec.name, schema=spec.schema)
             else:
-                self._add_missing_columns(spec)
+                self._add_missing_columns(spec.name, spec.schema)
         if "cxray_imports" not in existing:
             self.backend.create_table("cxray_imports", schema=schema.IMPORTS)
+        else:
+            self._add_missing_columns("cxray_imports", schema.IMPORTS)
 
-    def _add_missing_columns(self, spec: schema.TableSpec) -> None:
+    def _add_missing_columns(self, name: str, expected: ibis.Schema) -> None:
         """Workspaces made by an earlier version lack newer columns: add them, empty."""
-        present = set(self.backend.table(spec.name).columns)
-        for column, dtype in spec.schema.items():
+        present = set(self.backend.table(name).columns)
+        for column, dtype in expected.items():
             if column not in present:
                 if dtype.is_timestamp():
                     type_name = "TIMESTAMPTZ"
                 elif dtype.is_floating():
                     type_name = "DOUBLE PRECISION"
+                elif dtype.is_integer():
+                    type_name = "BIGINT"
                 else:
                     type_name = "TEXT"
-                self.backend.raw_sql(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {type_name}')
+                self.backend.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {type_name}')
 
     def _refuse_read_only(self, what: str) -> None:
         if self.read_only:
