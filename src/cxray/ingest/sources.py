@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 FORMATS = {
     ".csv": "csv",
@@ -382,90 +380,13 @@ def _json_path_key(key: str) -> str:
 
 
 # -- XES ----------------------------------------------------------------------------------
-XES_BATCH = 50_000
-
-
 def _open_xes(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> Source:
-    """Stream the XML into a temporary Parquet file of string columns, then read that."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tmp = work_dir / f"{path.name}.events.parquet"
-    try:
-        _xes_to_parquet(path, tmp)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        raise SourceError(f"{path}: cannot read as XES: {exc}") from None
-    relation = f"read_parquet({sql_literal(str(tmp))})"
-    columns = {k: v for k, v in _describe(con, relation).items() if not k.startswith("__")}
-    source = Source(path, "xes", relation, columns, "line", row_offset=0, temp_files=[tmp])
-    return source
+    """An XES event log, one row per event, read in one streaming pass (see ``ingest.xes``)."""
+    from cxray.ingest.xes import open_xes  # ingest.xes builds on this module
 
-
-def _xes_rows(path: Path) -> Iterator[dict[str, str | int | None]]:
-    """One dict per event: case id, activity, timestamp, every other attribute as a string.
-
-    Case (trace) attributes are carried as ``case:<key>`` so they can feed the customers table.
-    ``__line`` is the event's line in the XML file, for error messages.
-    """
-    from lxml import etree
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rb") as handle:
-        trace_attrs: dict[str, str] = {}
-        in_event = False
-        for action, element in etree.iterparse(handle, events=("start", "end"), huge_tree=True):
-            tag = etree.QName(element).localname
-            if action == "start":
-                if tag == "trace":
-                    trace_attrs = {}
-                elif tag == "event":
-                    in_event = True
-                continue
-            if tag == "event":
-                row: dict[str, str | int | None] = {f"case:{k}": v for k, v in trace_attrs.items()}
-                for child in element:
-                    key = child.get("key")
-                    if key is not None and child.get("value") is not None:
-                        row[key] = child.get("value")
-                row["__line"] = element.sourceline
-                yield row
-                in_event = False
-                element.clear()
-            elif tag == "trace":
-                element.clear()
-            elif not in_event and element.getparent() is not None:
-                parent_tag = etree.QName(element.getparent()).localname
-                key = element.get("key")
-                if parent_tag == "trace" and key is not None and element.get("value") is not None:
-                    trace_attrs[key] = element.get("value")
-
-
-def _xes_to_parquet(path: Path, out: Path) -> None:
-    # Attributes can first appear anywhere in a log: a first pass collects the full key set.
-    keys: set[str] = set()
-    count = 0
-    for row in _xes_rows(path):
-        keys.update(row)
-        count += 1
-    if count == 0:
-        raise SourceError("the log has no events")
-    names = ["__line", *sorted(k for k in keys if k != "__line")]
-    schema = pa.schema(
-        [pa.field("__line", pa.int64())] + [pa.field(n, pa.string()) for n in names[1:]]
-    )
-    batch: list[dict] = []
-    with pq.ParquetWriter(out, schema) as writer:
-
-        def flush() -> None:
-            arrays = [pa.array([row.get(n) for row in batch], schema.field(n).type) for n in names]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            batch.clear()
-
-        for row in _xes_rows(path):
-            batch.append(row)
-            if len(batch) >= XES_BATCH:
-                flush()
-        if batch:
-            flush()
+    log = open_xes(con, path, work_dir)
+    log.cases.cleanup()  # callers of open_source want the events; open_xes gives both
+    return log.events
 
 
 # -- exact editor lines for CSV rows --------------------------------------------------------
