@@ -82,10 +82,13 @@ FEEDBACK = TableSpec(
             "touchpoint": dt.string,
             "event_id": dt.string,
             "survey_id": dt.string,
+            # a survey export's other columns (Region, Q5_text), as JSON; never in the id
+            "properties": dt.string,
         }
     ),
     key="response_id",
     required=("ts", "metric"),
+    json_column="properties",
 )
 
 # Bookkeeping: one row per import, so `status` can say where the data came from.

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cxray.ingest.recode import RecodeError, normalise_recode
+from cxray.ingest.validation import ImportError_
 from cxray.results import Result
 
 if TYPE_CHECKING:
@@ -25,6 +27,15 @@ class ImportOptions:
     # lifetime data (customers): the snapshot's date, and the unit of a tenure column
     as_of: str | dt.date | dt.datetime | None = None
     tenure_unit: str | None = None
+    # column -> {label: value}, applied before typing: {"score": {"negative": "1", ...}}
+    recode: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # checked here, before any file is read; labels are kept trimmed and in lower case
+        try:
+            self.recode = normalise_recode(self.recode)
+        except RecodeError as exc:
+            raise ImportError_(str(exc)) from None
 
 
 def _nl_number(value: int) -> str:
