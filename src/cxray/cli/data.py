@@ -6,8 +6,9 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -114,28 +115,73 @@ def import_(
         TenureUnit | None,
         typer.Option(help="Unit of a tenure column (months = 30.4375 days, years = 365.25)."),
     ] = None,
+    recode: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--recode",
+            help="COLUMN=LABEL:VALUE,...: labels to values before typing, e.g. "
+            "--recode score=negative:1,neutral:3,positive:5 (case-insensitive).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the column mapping and the first rows as they would be stored; write "
+            "nothing.",
+        ),
+    ] = False,
+    rows: Annotated[int, typer.Option(min=1, help="With --dry-run: how many rows to show.")] = 10,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Import a file into customers, events or feedback (all or nothing unless --skip-invalid)."""
     from cxray.ingest.importer import ImportError_
+    from cxray.ingest.recode import RecodeError, parse_recode
 
+    try:
+        recoded = parse_recode(recode)  # before any file is read
+    except RecodeError as exc:
+        fail(str(exc))
+    mapping, constants = parse_pairs(map_, "--map"), parse_pairs(set_, "--set")
+    lifetime = {"as_of": as_of, "tenure_unit": tenure_unit.value if tenure_unit else None}
+    if dry_run:
+        ws = open_workspace(path, read_only=True)  # a dry run never writes
+        try:
+            preview = ws.preview_import(
+                table.value,
+                file,
+                mapping,
+                constants=constants,
+                timezone=timezone,
+                timestamp_format=timestamp_format,
+                recode=recoded,
+                strict=strict,
+                rows=rows,
+                **lifetime,
+            )
+        except (ImportError_, JourneyError) as exc:
+            fail(str(exc))
+        finally:
+            ws.close()
+        _show_preview(preview, fmt, lang)
+        return
     ws = open_workspace(path, read_only=False)  # the one command here that writes
     with _progress(f"import {file.name}", enabled=fmt == Format.table) as update:
         try:
             result = ws.import_table(
                 table.value,
                 file,
-                parse_pairs(map_, "--map"),
-                constants=parse_pairs(set_, "--set"),
+                mapping,
+                constants=constants,
                 skip_invalid=skip_invalid,
                 strict=strict,
                 timezone=timezone,
                 timestamp_format=timestamp_format,
                 errors_file=errors_file,
-                as_of=as_of,
-                tenure_unit=tenure_unit.value if tenure_unit else None,
+                recode=recoded,
                 progress=update,
+                **lifetime,
             )
         except (ImportError_, JourneyError) as exc:
             ws.close()
@@ -181,6 +227,114 @@ def import_(
             ),
             highlight=False,
         )
+
+
+def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
+    """A dry run: the mapping and the rows as Rich tables (every cell plain text), or data."""
+    if fmt != Format.table:
+        render(preview, fmt, lang)
+        return
+    out.print(
+        say(
+            lang,
+            f"Dry run of {preview.source} into {preview.table}: nothing is written.",
+            f"Proefimport van {preview.source} in {preview.table}: er wordt niets geschreven.",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    mapping = preview.mapping_frame(lang.value)
+    table = Table(title=Text(say(lang, "Column mapping", "Kolomtoewijzing")))
+    headers = {
+        "column": say(lang, "column", "kolom"),
+        "file column": say(lang, "file column", "kolom in bestand"),
+        "found by": say(lang, "found by", "gevonden via"),
+        "note": say(lang, "note", "opmerking"),
+    }
+    for name in mapping.columns:
+        table.add_column(Text(headers[name]))
+    for record in mapping.itertuples(index=False):
+        table.add_row(*(Text(str(v)) for v in record))
+    out.print(table)
+    lines = []
+    if preview.extras:
+        kept = say(lang, "kept as JSON in", "bewaard als JSON in")
+        lines.append(f"{kept} {preview.json_column}: " + ", ".join(preview.extras))
+    if preview.ignored:
+        ignored = say(
+            lang, "ignored (no place in this table)", "genegeerd (geen plaats in deze tabel)"
+        )
+        lines.append(f"{ignored}: " + ", ".join(preview.ignored))
+    for passed in preview.passed_over:
+        lines.append(
+            say(
+                lang,
+                f"not guessed: {passed.column} for {passed.target}: {passed.reason()}; to use it "
+                f"anyway: {passed.option}",
+                f"niet geraden: {passed.column} voor {passed.target}: {passed.reason('nl')}; om "
+                f"deze kolom toch te gebruiken: {passed.option}",
+            )
+        )
+    for line in lines:
+        out.print(line, highlight=False, soft_wrap=True)
+    if preview.problem:
+        error = Text.assemble(("error:", "red"), " ", preview.problem)
+        err.print(error, highlight=False, soft_wrap=True)
+        out.print(preview.summary(lang.value), highlight=False, soft_wrap=True)
+        return
+    frame = preview.rows
+    # columns nothing feeds are empty in every row: left out on screen, kept in json/csv
+    fed = {m.column for m in preview.mapping if m.found_by != "not found"}
+    shown = [c for c in frame.columns if c in fed or c in (preview.position_label, "refused")]
+    title = say(
+        lang,
+        f"First {len(frame):,} row(s) as they would be stored (times in UTC)",
+        f"Eerste {len(frame):,} rij(en) zoals ze worden opgeslagen (tijden in UTC)".replace(
+            ",", "."
+        ),
+    )
+    rows_table = Table(title=Text(title))
+    for name in shown:
+        header = say(lang, name, "afgewezen") if name == "refused" else name
+        rows_table.add_column(Text(header), overflow="fold")
+    for record in frame[shown].itertuples(index=False):
+        rows_table.add_row(*(Text(_preview_cell(v)) for v in record))
+    out.print(rows_table)
+    out.print(preview.summary(lang.value), highlight=False, soft_wrap=True)
+    label = preview.position_label
+    for problem in preview.problems[:20]:
+        where = f"{label} {problem[label]}"
+        what = f"{problem['column']} = {problem['value']!r}: " if problem["column"] else ""
+        err.print(f"  {where}: {what}{problem['reason']}", highlight=False, soft_wrap=True)
+    if len(preview.problems) > 20:
+        more = len(preview.problems) - 20
+        err.print(say(lang, f"  … and {more} more", f"  … en nog {more}"), highlight=False)
+    for hint in preview.hint_texts(lang.value):
+        err.print(hint, highlight=False, soft_wrap=True)
+    if preview.new_touchpoints:
+        names = ", ".join(preview.new_touchpoints)
+        err.print(
+            say(
+                lang,
+                f"new touchpoint(s) the import would add to cxray.toml: {names}",
+                f"nieuwe contactmoment(en) die de import aan cxray.toml toevoegt: {names}",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+PREVIEW_CELL_CHARS = 60  # on screen; json and csv keep every character
+
+
+def _preview_cell(value: Any) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        text = value.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
+        return text.removesuffix(" 00:00:00")
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"
 
 
 @app.command()
