@@ -204,14 +204,14 @@ def test_a_quarantine_file_that_fails_to_write_is_not_left_half_done(
 ) -> None:
     ws = make_workspace()
 
-    def broken_writer(handle):
-        handle.write("line,reason\n")
+    def disk_full(fd: int) -> None:  # the rows are written, making them durable fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(writing.csv, "writer", broken_writer)
+    monkeypatch.setattr(writing.os, "fsync", disk_full)
     with pytest.raises(OSError, match="disk full"):
         ws.import_table("events", _bad_file(tmp_path / "drop", "c"), skip_invalid=True)
     assert list((ws.path / "quarantine").iterdir()) == []
+    assert ws.warehouse.counts()["events"] == 0  # written before the commit: nothing imported
 
 
 # -- read_only is a DuckDB notion: on a server engine it changes nothing -------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import uuid
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,17 @@ import duckdb
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
 from cxray.ingest.faults import crash_point
+from cxray.ingest.problems import (
+    BAD_ROWS,
+    JSON_OBJECT_LINE,
+    PROBLEMS_TABLE,
+    ImportError_,
+    misread_day_first,
+    problems_of,
+    refusal,
+    unreadable_layouts,
+)
+from cxray.ingest.problems import collect as collect_problems
 from cxray.ingest.reconcile import QUARANTINE_DIR
 from cxray.ingest.result import ImportOptions, ImportResult
 from cxray.ingest.sources import (
@@ -40,19 +51,13 @@ from cxray.ingest.sources import (
     sql_literal,
 )
 from cxray.ingest.validation import (
-    JSON_OBJECT_LINE,
     TEXT_METRIC,
     Check,
-    ImportError_,
     checks,
     condition_sql,
-    error_rows,
     key_conflicts,
-    misread_day_first,
-    refusal,
     scale_aggregates,
     scale_warnings,
-    set_aside_conflicts,
     structural_rejects,
 )
 from cxray.ingest.writing import (
@@ -120,7 +125,6 @@ def import_file(
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
     report = progress or (lambda step, fraction: None)
-    bad_table = f"cxray_bad_{uuid.uuid4().hex[:8]}"
     try:
         check_timezone(options.timezone)  # before reading a byte of a possibly large file
         source = open_source(con, path, workdir / ".cxray-tmp")
@@ -129,7 +133,8 @@ def import_file(
     if source.format == "xes" and spec.name == "customers":
         source = _xes_cases(source)
     try:
-        with _temporary_tables(con, bad_table, "cxray_rejects", "cxray_rejects_scan"):
+        tables = ("cxray_rejects", "cxray_rejects_scan", PROBLEMS_TABLE, BAD_ROWS)
+        with _temporary_tables(con, *tables), _import_memory(con, path):
             stage = _stage(spec, source, options, journey)
             plan = stage.plan
             typed = _typed_relation(con, stage, numbered=False)
@@ -140,15 +145,23 @@ def import_file(
             rows_read = summary["rows"] + len(structural)
             rejected = summary["bad"] + len(structural)
 
-            detail: list[dict] = []
+            problems = None
             numbered = None
             if rejected:
                 numbered = _typed_relation(con, stage, numbered=True)
-                _collect_bad_rows(con, bad_table, numbered, report)
-                detail = error_rows(con, bad_table, source, plan, stage.checks, structural)
+                report("finding bad rows", None)
+                problems = collect_problems(
+                    con,
+                    numbered,
+                    source,
+                    plan,
+                    stage.checks,
+                    structural,
+                    summary["rows"],
+                )
                 # A month-first column would be half read day-first: refused even so.
-                if not options.skip_invalid or misread_day_first(detail):
-                    raise refusal(source, detail, rejected, options)
+                if not options.skip_invalid or misread_day_first(unreadable_layouts(problems)):
+                    raise refusal(problems, rejected, options)
             known = set(journey.touchpoints)
             new_touchpoints = sorted(t for t in summary["touchpoints"] if t not in known)
 
@@ -156,19 +169,25 @@ def import_file(
             valid = rows_read - rejected
             repeats = summary["distinct_keys"] < summary["rows"] - summary["bad"]
             rows = typed
-            if repeats:
+            conflicts: list[dict] = []
+            if repeats and _id_expression(spec, plan):
+                # A content-derived key repeats only where every value does: keep one of each.
+                canonical = ", ".join(f"__t_{c}" for c in spec.columns)
+                rows = f"(SELECT DISTINCT {canonical}, false AS __bad FROM {typed} WHERE NOT __bad)"
+            elif repeats:
                 numbered = numbered or _typed_relation(con, stage, numbered=True)
                 # Nothing tells which of two rows that disagree about one key is right.
                 conflicts = key_conflicts(con, numbered, spec, source, plan)
                 if conflicts and not options.skip_invalid:
                     conflicting = len({c["__row"] for c in conflicts})
-                    raise refusal(source, conflicts, conflicting, options)
+                    raise refusal(problems_of(con, source, conflicts), conflicting, options)
                 kept = "NOT __bad"
                 if conflicts:  # --skip-invalid: every row of a disagreement is quarantined
-                    set_aside = set_aside_conflicts(con, bad_table, numbered, conflicts)
+                    set_aside = len({c["__row"] for c in conflicts})
                     rejected, valid = rejected + set_aside, valid - set_aside
-                    detail += conflicts
-                    kept += f" AND __row NOT IN (SELECT __row FROM {bad_table})"
+                    problems = problems or problems_of(con, source, [])
+                    problems.add(conflicts)
+                    kept += f" AND __row NOT IN (SELECT __row FROM {problems.table})"
                 rows = (
                     f"(SELECT * FROM {numbered} WHERE {kept} QUALIFY row_number() OVER "
                     f"(PARTITION BY __t_{spec.key} ORDER BY __row) = 1)"
@@ -177,12 +196,13 @@ def import_file(
             # log names it, so a crash in between is repaired (cxray.ingest.reconcile).
             quarantine = None
             if rejected:
-                quarantine = write_quarantine(
-                    con, workdir / QUARANTINE_DIR, bad_table, source, detail
-                )
+                # Rows set aside for disagreeing about a key are valid rows: not among BAD_ROWS.
+                raw = BAD_ROWS if not conflicts else _numbered_source(source)
+                quarantine = write_quarantine(workdir / QUARANTINE_DIR, raw, problems)
             try:
                 with warehouse.transaction():
-                    imported, updated = write(con, spec, rows, report)
+                    # Without bad rows, the checks need not run again while writing.
+                    imported, updated = write(con, spec, rows, report, skip_bad=bool(rejected))
                     duplicates = valid - imported - updated
                     counts = (rows_read, imported, updated, duplicates, rejected)
                     log_import(con, spec, source, started, counts, quarantine)
@@ -381,6 +401,35 @@ def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
     return f"substr(md5(concat_ws(chr(31), {', '.join(parts)})), 1, 24)"
 
 
+# DuckDB's share while importing: it spills to disk past this, so an import of any size stays
+# under 1 GB in all. A machine with more to spare can allow more (CXRAY_IMPORT_MEMORY=4GB).
+IMPORT_MEMORY_ENV = "CXRAY_IMPORT_MEMORY"
+IMPORT_MEMORY = "600MB"
+
+
+@contextlib.contextmanager
+def _import_memory(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]:
+    """Bounded memory at any file size: the engine spills to the workspace's temp folder."""
+    limit = os.environ.get(IMPORT_MEMORY_ENV) or IMPORT_MEMORY
+    (previous,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    try:
+        con.execute(f"SET memory_limit = {sql_literal(limit)}")
+    except duckdb.Error:
+        raise ImportError_(
+            f"{IMPORT_MEMORY_ENV}={limit!r} is not a memory size DuckDB understands (e.g. 2GB)"
+        ) from None
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise ImportError_(
+            f"{path}: this import needs more memory than the {limit} it may use; nothing was "
+            f"imported. Allow more with the environment variable {IMPORT_MEMORY_ENV} (e.g. 2GB)"
+        ) from None
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"SET memory_limit = '{previous}'")
+
+
 def _typed_relation(con: duckdb.DuckDBPyConnection, stage: _Stage, numbered: bool) -> str:
     """The file as SQL: its raw columns, typed canonical ``__t_*`` columns and a ``__bad`` flag.
 
@@ -390,9 +439,11 @@ def _typed_relation(con: duckdb.DuckDBPyConnection, stage: _Stage, numbered: boo
     spec, source, plan = stage.spec, stage.source, stage.plan
     exprs = _typed_expressions(con, stage)
     typed = ", ".join(f"{expr} AS __t_{name}" for name, expr in exprs.items())
+    # JSON Lines count blank lines too: numbered before they are left out, so rows are lines.
+    number_first = numbered and source.format == "jsonl"
     if "__line" in source.columns:
         inner = f"SELECT * EXCLUDE (__line), __line AS __row FROM {source.relation}"
-    elif numbered:
+    elif number_first:
         inner = f"SELECT row_number() OVER () AS __row, * FROM {source.relation}"
     else:
         inner = f"SELECT * FROM {source.relation}"
@@ -414,7 +465,12 @@ def _typed_relation(con: duckdb.DuckDBPyConnection, stage: _Stage, numbered: boo
     if source.format == "jsonl":
         conditions.append(f"NOT coalesce({JSON_OBJECT_LINE}, false)")
     bad = " OR ".join(conditions) if conditions else "false"
-    return f"(SELECT *, ({bad}) AS __bad FROM ({body}))"
+    relation = f"SELECT *, ({bad}) AS __bad FROM ({body})"
+    if numbered and not number_first and "__line" not in source.columns:
+        # Numbered last: DuckDB streams row_number() OVER () in file order, after the typing
+        # and the checks have run in parallel below it.
+        relation = f"SELECT row_number() OVER () AS __row, * FROM ({relation})"
+    return f"({relation})"
 
 
 def _scan_summary(
@@ -447,12 +503,8 @@ def _scan_summary(
     return summary | dict(zip(extras, values, strict=True))
 
 
-def _collect_bad_rows(
-    con: duckdb.DuckDBPyConnection, bad_table: str, numbered: str, report: Progress
-) -> None:
-    run_with_progress(
-        con,
-        f"CREATE TEMP TABLE {bad_table} AS SELECT * FROM {numbered} WHERE __bad",
-        report,
-        "finding bad rows",
-    )
+def _numbered_source(source: Source) -> str:
+    """The file's raw rows with ``__row`` numbered exactly as in the typed relation."""
+    if "__line" in source.columns:
+        return f"(SELECT * EXCLUDE (__line), __line AS __row FROM {source.relation})"
+    return f"(SELECT row_number() OVER () AS __row, * FROM {source.relation})"

@@ -1,4 +1,4 @@
-"""Validation rules over the typed stage, and the error report a refused import gives.
+"""Validation rules over the typed stage (the report of a refused import: problems.py).
 
 Every rule is a SQL condition over the typed relation; a failing row becomes
 (row, column, value, reason), mapped to the line an editor shows.
@@ -7,25 +7,23 @@ Every rule is a SQL condition over the typed relation; a failing row becomes
 from __future__ import annotations
 
 import contextlib
-import csv
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from cxray.ingest import columns as cols
-from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
+from cxray.ingest.problems import JSON_OBJECT_LINE as JSON_OBJECT_LINE
+from cxray.ingest.problems import UNREADABLE_TIMESTAMP
+from cxray.ingest.problems import ImportError_ as ImportError_
+from cxray.ingest.sources import Source, csv_lines, sql_literal
 from cxray.schema import TableSpec
 
 if TYPE_CHECKING:
     from cxray.ingest.importer import ImportOptions
     from cxray.journey import Journey
 
-SCREEN_ERRORS = 20
-FORMAT_SUMMARY_MIN = 3  # unreadable dates in one column summarised from this many on
 TEXT_METRIC = "text"
-UNREADABLE_TIMESTAMP = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
 IMPLAUSIBLE = (
     f"outside the plausible years {cols.PLAUSIBLE_YEARS[0]}–{cols.PLAUSIBLE_YEARS[1]} "
     "(a placeholder such as infinity or 9999-12-31, or a typo)"
@@ -41,24 +39,9 @@ CONTROL_CHARACTERS = (
 )
 # NUL, ESC (ANSI codes), the other C0 and C1 controls and DEL. Tabs and line breaks are
 # whitespace a quoted CSV field may hold; they cannot rewrite a terminal.
-CONTROLS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
-JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
-
-
-class ImportError_(ValueError):
-    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
-
-    def __init__(
-        self,
-        message: str,
-        errors: list[dict] | None = None,
-        total: int = 0,
-        report: Path | None = None,
-    ):
-        super().__init__(message)
-        self.errors = errors or []
-        self.total = total
-        self.report = report
+# What a value without any control character is: one regex that must match all of it (a full
+# match runs at twice the speed of searching for a forbidden character).
+PLAIN_TEXT = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*"
 
 
 @dataclass(frozen=True)
@@ -187,7 +170,7 @@ def text_checks(column: str) -> list[Check]:
     rules.append(
         Check(
             column,
-            f"regexp_matches(CAST({{raw}} AS VARCHAR), {sql_literal(CONTROLS)})",
+            f"NOT regexp_full_match(CAST({{raw}} AS VARCHAR), {sql_literal(PLAIN_TEXT)})",
             CONTROL_CHARACTERS,
         )
     )
@@ -207,66 +190,6 @@ def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[t
             con.execute("DROP TABLE IF EXISTS temp.cxray_rejects")
             con.execute("DROP TABLE IF EXISTS temp.cxray_rejects_scan")
     return [(int(line), message) for line, message in rows]
-
-
-def error_rows(
-    con: duckdb.DuckDBPyConnection,
-    bad_table: str,
-    source: Source,
-    plan: cols.ColumnPlan,
-    checks: list[Check],
-    structural: list[tuple[int, str]],
-) -> list[dict]:
-    """Every (row, column, value, reason) among the bad rows, with the line a user sees."""
-    parts = []
-    if source.format == "jsonl":
-        parts.append(
-            f"SELECT __row, '(line)' AS column_name, left(__json_line, 200) AS value, "
-            f"'not a JSON object' AS reason FROM {bad_table} "
-            f"WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
-        )
-    # A line that is not JSON at all gets one reason, not one per missing field.
-    only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
-    for check in checks:
-        src = plan.sources.get(check.column)
-        raw = f"CAST({quote_ident(src)} AS VARCHAR)" if src else "CAST(NULL AS VARCHAR)"
-        parts.append(
-            f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
-            f"{sql_literal(check.reason)} FROM {bad_table} "
-            f"WHERE coalesce({condition_sql(check, plan)}, false){only_parsed}"
-        )
-    found = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall() if parts else []
-    rows = {r[0] for r in found}
-    if source.format == "csv":
-        lines, malformed = csv_lines(source, rows, find_malformed=bool(structural))
-        if structural and not malformed:  # encoding or quoting problems csv cannot see
-            malformed = list(structural)
-    else:
-        lines = {r: r + source.row_offset for r in rows}
-        malformed = []
-    detail = [
-        {
-            "file": str(source.path),
-            source.position_label: line,
-            "column": "",
-            "value": "",
-            "reason": reason,
-        }
-        for line, reason in malformed
-    ]
-    for row, column, value, reason in found:
-        detail.append(
-            {
-                "file": str(source.path),
-                source.position_label: lines.get(row, row + source.row_offset),
-                "column": column,
-                "value": "" if value is None else str(value)[:200],
-                "reason": reason,
-                "__row": row,
-            }
-        )
-    detail.sort(key=lambda d: d[source.position_label])
-    return detail
 
 
 def key_conflicts(
@@ -333,20 +256,6 @@ def key_conflicts(
     return sorted(unique.values(), key=lambda d: (d[label], d["column"]))
 
 
-def set_aside_conflicts(
-    con: duckdb.DuckDBPyConnection, bad_table: str, numbered: str, conflicts: list[dict]
-) -> int:
-    """With --skip-invalid, every row of a disagreement joins the bad rows (for quarantine)."""
-    rows = sorted({c["__row"] for c in conflicts})
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {bad_table} AS FROM {numbered} LIMIT 0")
-    con.execute(
-        f"INSERT INTO {bad_table} BY NAME SELECT * FROM {numbered} "
-        "WHERE __row IN (SELECT unnest(CAST(? AS BIGINT[])))",
-        [rows],
-    )
-    return len(rows)
-
-
 def json_disagree(first: str, later: str) -> str:
     """SQL true where two JSON objects give one key different values (a key only one has is
     something new, not a disagreement)."""
@@ -355,92 +264,6 @@ def json_disagree(first: str, later: str) -> str:
         return f"json_extract({doc}, '$.\"' || name || '\"')"
 
     return f"len(list_filter(json_keys({later}), name -> {at(first)} <> {at(later)})) > 0"
-
-
-def unreadable_layouts(detail: list[dict]) -> dict[str, tuple[list[dict], str | None]]:
-    """Columns with at least FORMAT_SUMMARY_MIN unreadable dates: those rows and the
-    --timestamp-format that reads them all, if one does."""
-    unreadable: dict[str, list[dict]] = {}
-    for d in detail:
-        if d["reason"] == UNREADABLE_TIMESTAMP:
-            unreadable.setdefault(d["column"], []).append(d)
-    return {
-        column: (rows, cols.suggest_timestamp_format([d["value"] for d in rows[:200]]))
-        for column, rows in unreadable.items()
-        if len(rows) >= FORMAT_SUMMARY_MIN
-    }
-
-
-def misread_day_first(detail: list[dict]) -> bool:
-    """A column whose unreadable dates all read month-first: its other values, read day-first,
-    are probably wrong too (02/03 is 2 March day-first, 3 February month-first)."""
-    return any(
-        layout and layout.startswith("%m") for _, layout in unreadable_layouts(detail).values()
-    )
-
-
-def format_summaries(
-    source: Source, detail: list[dict], given: str | None
-) -> tuple[list[str], list[dict]]:
-    """One line per column whose dates are in a layout not read, suggesting --timestamp-format,
-    instead of the same reason on every row; and the problems left to show one by one."""
-    label = source.position_label
-    grouped = unreadable_layouts(detail)
-    lines = []
-    for column, (rows, layout) in grouped.items():
-        first = rows[0]
-        if layout:
-            hint = f"they read as {layout}: import with --timestamp-format '{layout}'"
-        else:
-            hint = "name their layout with --timestamp-format, e.g. --timestamp-format '%m/%d/%Y %H:%M'"
-        if given:
-            hint = f"they do not match --timestamp-format '{given}'; " + hint
-        lines.append(
-            f"  {first['file']}: {column}: {len(rows):,} values are not a date/time I can read, "
-            f"e.g. {first['value']!r} on {label} {first[label]}; {hint}"
-        )
-    rest = [
-        d for d in detail if not (d["reason"] == UNREADABLE_TIMESTAMP and d["column"] in grouped)
-    ]
-    return lines, rest
-
-
-def refusal(
-    source: Source, detail: list[dict], rejected: int, options: ImportOptions
-) -> ImportError_:
-    label = source.position_label
-    report = options.errors_file or source.path.with_name(f"{source.path.name}.errors.csv")
-    fields = ["file", label, "column", "value", "reason"]
-    try:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        with open(report, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(detail)
-    except OSError:
-        report = None
-    summaries, rest = format_summaries(source, detail, options.timestamp_format)
-    shown = "\n".join(
-        summaries
-        + [
-            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: "
-            f"{d['reason']}"
-            for d in rest[:SCREEN_ERRORS]
-        ]
-    )
-    more = f"\n  … and {len(rest) - SCREEN_ERRORS} more" if len(rest) > SCREEN_ERRORS else ""
-    where = f"\nAll problems are listed in {report}" if report else ""
-    message = (
-        f"{source.path}: import refused, {rejected} invalid row(s); nothing was imported.\n"
-        f"{shown}{more}{where}\n"
-        + (
-            "Import with the --timestamp-format suggested: --skip-invalid would read the other "
-            "dates of that column day-first, wrongly."
-            if misread_day_first(detail)
-            else "Fix the rows, or import the valid ones with --skip-invalid."
-        )
-    )
-    return ImportError_(message, detail[:SCREEN_ERRORS], rejected, report)
 
 
 # -- plausibility warnings (imported, but probably not what was meant) ------------------------

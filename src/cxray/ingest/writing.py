@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import itertools
 import os
@@ -15,8 +14,9 @@ from typing import TextIO
 
 import duckdb
 
+from cxray.ingest.problems import Problems
 from cxray.ingest.reconcile import PENDING_SUFFIX
-from cxray.ingest.sources import Source, quote_ident
+from cxray.ingest.sources import Source, quote_ident, sql_literal
 from cxray.ingest.validation import ImportError_
 from cxray.schema import TableSpec
 
@@ -43,6 +43,8 @@ def run_with_progress(
         # fetchall, not fetchone: DuckDB finishes the scan (and its rejects table) only then.
         rows = con.execute(statement).fetchall()
         return rows[0] if rows else ()
+    except duckdb.OutOfMemoryException:
+        raise  # the import says how to allow more memory
     except duckdb.Error as exc:
         raise ImportError_(f"cannot read the file: {exc}") from None
     finally:
@@ -51,11 +53,19 @@ def run_with_progress(
 
 
 def write(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: str, report: Progress
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    rows: str,
+    report: Progress,
+    skip_bad: bool = True,
 ) -> tuple[int, int]:
-    """Insert rows whose key is new (customers: update those that changed). Returns counts."""
+    """Insert rows whose key is new (customers: update those that changed). Returns counts.
+
+    ``skip_bad=False`` when no row was bad: the checks then need not run a second time.
+    """
     typed = ", ".join(f"__t_{c} AS {quote_ident(c)}" for c in spec.columns)
-    relation = f"(SELECT {typed} FROM {rows} WHERE NOT __bad)"
+    where = " WHERE NOT __bad" if skip_bad else ""
+    relation = f"(SELECT {typed} FROM {rows}{where})"
     updated = update_customers(con, spec, relation) if spec.name == "customers" else 0
     column_list = ", ".join(quote_ident(c) for c in spec.columns)
     target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {spec.name} LIMIT 1)")
@@ -124,48 +134,39 @@ def log_import(
     )
 
 
-def write_quarantine(
-    con: duckdb.DuckDBPyConnection,
-    folder: Path,
-    bad_table: str,
-    source: Source,
-    detail: list[dict],
-) -> Path:
+def write_quarantine(folder: Path, raw_rows: str, problems: Problems) -> Path:
     """The rejected rows as they were in the file, with where and why, for fixing and re-import.
+
+    ``raw_rows`` is the file's rows as read, numbered like the problems' ``__row``.
 
     Written before the import commits, as ``<final name>.pending``: the import log names the
     final file, and ``publish_quarantine`` renames it once the commit is done. A crash in between
-    leaves a pending file that ``cxray.ingest.reconcile`` publishes or removes.
+    leaves a pending file that ``cxray.ingest.reconcile`` publishes or removes. DuckDB writes it:
+    a million rows set aside never pass through Python.
     """
-    label = source.position_label
-    reasons: dict[int, list[str]] = {}
-    positions: dict[int, int] = {}
-    for d in detail:
-        if "__row" in d:
-            reasons.setdefault(d["__row"], []).append(f"{d['column']}: {d['reason']}")
-            positions[d["__row"]] = d[label]
+    source, con = problems.source, problems.con
+    label = quote_ident(source.position_label)
     raw_columns = [c for c in source.columns if not c.startswith("__")]
-    selected = ", ".join(quote_ident(c) for c in raw_columns)
-    rows = con.execute(f"SELECT __row, {selected} FROM {bad_table} ORDER BY __row").fetchall()
-    out_rows = [
-        [d[label], d["reason"]] + [""] * len(raw_columns)  # could not be split into columns
-        for d in detail
-        if "__row" not in d
-    ]
-    out_rows += [
-        [positions[row], "; ".join(reasons.get(row, ["invalid"])), *values]
-        for row, *values in rows
-        if row in positions
-    ]
+    raw = ", ".join(f"CAST(b.{quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in raw_columns)
+    blanks = ", ".join(f"NULL AS {quote_ident(c)}" for c in raw_columns)  # not split into fields
+    reasons = (
+        # Not an ordered aggregate: those cannot spill, and a row's problems arrive together.
+        f"SELECT __row, min(line) AS line, string_agg(column_name || ': ' || reason, '; ') "
+        f"AS reason FROM {problems.table} WHERE __row IS NOT NULL GROUP BY __row"
+    )
+    query = (
+        f"SELECT r.line AS {label}, r.reason, {raw} FROM ({reasons}) r "
+        f"JOIN {raw_rows} b ON b.__row = r.__row "
+        f"UNION ALL SELECT line, reason, {blanks} FROM {problems.table} WHERE __row IS NULL "
+        "ORDER BY 1"
+    )
     out, handle = _new_quarantine_file(folder, source.path.name)
     pending = pending_path(out)
+    handle.close()
     try:
-        with handle:
-            writer = csv.writer(handle)
-            writer.writerow([label, "reason", *raw_columns])
-            writer.writerows(sorted(out_rows, key=lambda r: r[0]))
-            handle.flush()
-            os.fsync(handle.fileno())
+        con.execute(f"COPY ({query}) TO {sql_literal(str(pending))} (HEADER, DELIMITER ',')")
+        with open(pending, "rb+") as written:
+            os.fsync(written.fileno())
     except BaseException:
         pending.unlink(missing_ok=True)  # no half-written quarantine file stays behind
         raise

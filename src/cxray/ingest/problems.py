@@ -1,0 +1,347 @@
+"""The problems of a refused import, kept in the engine: a million bad rows cost no Python list.
+
+Every problem is a row of a temporary table (``__row``, the line a user sees, the column, the
+value, the reason). Only what a person reads comes back to Python: the first problems, one
+summary line per column whose dates are in a layout not read, and the counts. The full list is
+written by DuckDB itself, to the errors file (refused) or the quarantine file (set aside).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from cxray.ingest import columns as cols
+from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
+
+if TYPE_CHECKING:
+    from cxray.ingest.result import ImportOptions
+    from cxray.ingest.validation import Check
+
+SCREEN_ERRORS = 20
+FORMAT_SUMMARY_MIN = 3  # unreadable dates in one column summarised from this many on
+SUGGESTION_SAMPLE = 200  # values a --timestamp-format suggestion is tried on
+VALUE_CHARS = 200  # a value is shown and listed up to this length
+PROBLEMS_TABLE = "cxray_problems"
+BAD_ROWS = "cxray_bad_rows"  # the bad rows as read: for the rules, and the quarantine file
+UNREADABLE_TIMESTAMP = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
+JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), '{')"
+
+
+class ImportError_(ValueError):
+    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
+
+    def __init__(
+        self,
+        message: str,
+        errors: list[dict] | None = None,
+        total: int = 0,
+        report: object | None = None,
+    ):
+        super().__init__(message)
+        self.errors = errors or []
+        self.total = total
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Problems:
+    """The problems table of one import, and the source they are about."""
+
+    con: duckdb.DuckDBPyConnection
+    source: Source
+    table: str = PROBLEMS_TABLE
+
+    def count(self) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
+
+    def rows(self) -> int:
+        """Distinct bad rows named (a row failing two rules counts once)."""
+        query = f"SELECT count(DISTINCT coalesce(__row, -line)) FROM {self.table}"
+        return int(self.con.execute(query).fetchone()[0])
+
+    def first(self, limit: int, where: str = "true") -> list[dict]:
+        label = self.source.position_label
+        found = self.con.execute(
+            f"SELECT __row, line, column_name, value, reason FROM {self.table} WHERE {where} "
+            f"ORDER BY line, column_name LIMIT {int(limit)}"
+        ).fetchall()
+        out = []
+        for row, line, column, value, reason in found:
+            entry = {
+                "file": str(self.source.path),
+                label: line,
+                "column": column,
+                "value": value or "",
+                "reason": reason,
+            }
+            if row is not None:
+                entry["__row"] = row
+            out.append(entry)
+        return out
+
+    def add(self, detail: list[dict]) -> None:
+        """Problems found in Python (rows that disagree about one key)."""
+        if not detail:
+            return
+        label = self.source.position_label
+        frame = pa.table(
+            {
+                "__row": pa.array([d.get("__row") for d in detail], pa.int64()),
+                "line": pa.array([d[label] for d in detail], pa.int64()),
+                "column_name": pa.array([d["column"] for d in detail], pa.string()),
+                "value": pa.array([str(d["value"])[:VALUE_CHARS] for d in detail], pa.string()),
+                "reason": pa.array([d["reason"] for d in detail], pa.string()),
+            }
+        )
+        self.con.register("cxray_found_problems", frame)
+        try:
+            self.con.execute(f"INSERT INTO {self.table} SELECT * FROM cxray_found_problems")
+        finally:
+            self.con.unregister("cxray_found_problems")
+
+    def drop(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{BAD_ROWS}")
+
+
+def collect(
+    con: duckdb.DuckDBPyConnection,
+    numbered: str,
+    source: Source,
+    plan: cols.ColumnPlan,
+    checks: list[Check],
+    structural: list[tuple[int, str]],
+    records: int,
+) -> Problems:
+    """Every (row, column, value, reason) among the bad rows of ``numbered`` (the typed
+    relation with ``__row`` and ``__bad``), with the line a user sees.
+
+    The bad rows are kept once, narrow (their raw values and what the rules read), in
+    ``BAD_ROWS``; each rule then scans only them. ``records`` is the number of records the
+    engine read (for the one-record-per-line test).
+    """
+    from cxray.ingest.validation import condition_sql
+
+    problems = problems_of(con, source, [])
+    conditions = {check: condition_sql(check, plan) for check in checks}
+    read = set(re.findall(r"\b__\w+", " ".join(conditions.values()))) - {"__row", "__bad"}
+    raw_columns = [c for c in source.columns if not c.startswith("__")]
+    if source.format == "jsonl":
+        read.add("__json_line")
+    kept = ", ".join(["__row", *(quote_ident(c) for c in raw_columns), *sorted(read)])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {BAD_ROWS} AS SELECT {kept} FROM {numbered} WHERE __bad"
+    )
+    parts = []
+    if source.format == "jsonl":
+        parts.append(
+            f"SELECT __row, '(line)', left(__json_line, {VALUE_CHARS}), 'not a JSON object' "
+            f"FROM {BAD_ROWS} WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
+        )
+    # A line that is not JSON at all gets one reason, not one per missing field.
+    only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
+    for check, condition in conditions.items():
+        src = plan.sources.get(check.column)
+        raw = f"left(CAST({quote_ident(src)} AS VARCHAR), {VALUE_CHARS})" if src else "NULL"
+        parts.append(
+            f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
+            f"{sql_literal(check.reason)} FROM {BAD_ROWS} "
+            f"WHERE coalesce({condition}, false){only_parsed}"
+        )
+    if parts:
+        con.execute(
+            f"INSERT INTO {problems.table} (__row, column_name, value, reason) "
+            + " UNION ALL ".join(parts)
+        )
+    malformed = _place_on_lines(con, problems, source, structural, records)
+    problems.add(
+        [
+            {source.position_label: line, "column": "", "value": "", "reason": reason}
+            for line, reason in malformed
+        ]
+    )
+    return problems
+
+
+def problems_of(con: duckdb.DuckDBPyConnection, source: Source, detail: list[dict]) -> Problems:
+    """A problems table holding ``detail`` (rows found in Python), ready for more."""
+    problems = Problems(con, source)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {problems.table} (__row BIGINT, line BIGINT, "
+        "column_name VARCHAR, value VARCHAR, reason VARCHAR)"
+    )
+    problems.add(detail)
+    return problems
+
+
+def _place_on_lines(
+    con: duckdb.DuckDBPyConnection,
+    problems: Problems,
+    source: Source,
+    structural: list[tuple[int, str]],
+    records: int,
+) -> list[tuple[int, str]]:
+    """Fill ``line`` from ``__row``; returns records that could not be split into fields."""
+    offset = int(source.row_offset)
+    if source.format != "csv" or (not structural and _one_record_per_line(source, records)):
+        con.execute(f"UPDATE {problems.table} SET line = __row + {offset}")
+        return []
+    # Quoted line breaks or blank lines shift lines: the exact place needs reading the file.
+    query = f"SELECT DISTINCT __row FROM {problems.table} WHERE __row IS NOT NULL"
+    rows = {r for (r,) in con.execute(query).fetchall()}
+    lines, malformed = csv_lines(source, rows, find_malformed=bool(structural))
+    if structural and not malformed:  # encoding or quoting problems csv cannot see
+        malformed = list(structural)
+    mapping = pa.table(
+        {
+            "row": pa.array(list(lines), pa.int64()),
+            "line": pa.array(list(lines.values()), pa.int64()),
+        }
+    )
+    con.register("cxray_row_lines", mapping)
+    try:
+        con.execute(
+            f"UPDATE {problems.table} AS p SET line = coalesce("
+            f"(SELECT m.line FROM cxray_row_lines m WHERE m.row = p.__row), p.__row + {offset})"
+        )
+    finally:
+        con.unregister("cxray_row_lines")
+    return malformed
+
+
+def _one_record_per_line(source: Source, records: int) -> bool:
+    """True when every line after the header holds one record: then line = record + 1.
+
+    Counted in bytes (fast): a quoted line break, a blank line or a lone carriage return
+    makes the counts differ, and the exact mapping is read instead.
+    """
+    path = source.read_path or source.path
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    newlines = returns = pairs = 0
+    last = b""
+    ends_with_newline = True
+    try:
+        with opener(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                newlines += chunk.count(b"\n")
+                returns += chunk.count(b"\r")
+                pairs += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+                last = chunk[-1:]
+                ends_with_newline = last == b"\n"
+    except OSError:
+        return False
+    if returns != pairs:
+        return False
+    lines = newlines + (0 if ends_with_newline else 1)
+    return lines == records + 1
+
+
+# -- what a person reads ------------------------------------------------------------------
+def unreadable_layouts(problems: Problems) -> dict[str, tuple[int, dict, str | None]]:
+    """Columns with at least FORMAT_SUMMARY_MIN unreadable dates: how many, the first, and
+    the --timestamp-format that reads a sample of them all, if one does."""
+    reason = sql_literal(UNREADABLE_TIMESTAMP)
+    counts = problems.con.execute(
+        f"SELECT column_name, count(*) FROM {problems.table} WHERE reason = {reason} "
+        f"GROUP BY 1 HAVING count(*) >= {FORMAT_SUMMARY_MIN} ORDER BY 1"
+    ).fetchall()
+    found = {}
+    for column, count in counts:
+        where = f"reason = {reason} AND column_name = {sql_literal(column)}"
+        sample = problems.first(SUGGESTION_SAMPLE, where)
+        layout = cols.suggest_timestamp_format([d["value"] for d in sample])
+        found[column] = (int(count), sample[0], layout)
+    return found
+
+
+def misread_day_first(layouts: dict[str, tuple[int, dict, str | None]]) -> bool:
+    """A column whose unreadable dates all read month-first: its other values, read day-first,
+    are probably wrong too (02/03 is 2 March day-first, 3 February month-first)."""
+    return any(layout and layout.startswith("%m") for _, _, layout in layouts.values())
+
+
+def format_summaries(
+    problems: Problems, layouts: dict[str, tuple[int, dict, str | None]], given: str | None
+) -> list[str]:
+    """One line per column whose dates are in a layout not read, suggesting --timestamp-format,
+    instead of the same reason on every row."""
+    label = problems.source.position_label
+    lines = []
+    for column, (count, first, layout) in layouts.items():
+        if layout:
+            hint = f"they read as {layout}: import with --timestamp-format '{layout}'"
+        else:
+            hint = "name their layout with --timestamp-format, e.g. --timestamp-format '%d.%m.%Y'"
+        if given:
+            hint = f"they do not match --timestamp-format '{given}'; " + hint
+        lines.append(
+            f"  {first['file']}: {column}: {count:,} values are not a date/time I can read, "
+            f"e.g. {first['value']!r} on {label} {first[label]}; {hint}"
+        )
+    return lines
+
+
+def write_report(problems: Problems, options: ImportOptions) -> object | None:
+    """Every problem in a CSV file for the user (None if it cannot be written)."""
+    source = problems.source
+    report = options.errors_file or source.path.with_name(f"{source.path.name}.errors.csv")
+    label = source.position_label
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        problems.con.execute(
+            f"COPY (SELECT {sql_literal(str(source.path))} AS file, line AS {quote_ident(label)}, "
+            f"column_name AS column, coalesce(value, '') AS value, reason FROM {problems.table} "
+            f"ORDER BY line, column_name) TO {sql_literal(str(report))} (HEADER, DELIMITER ',')"
+        )
+    except (OSError, duckdb.Error):
+        return None
+    return report
+
+
+def refusal(problems: Problems, rejected: int, options: ImportOptions) -> ImportError_:
+    source = problems.source
+    label = source.position_label
+    report = write_report(problems, options)
+    layouts = unreadable_layouts(problems)
+    summaries = format_summaries(problems, layouts, options.timestamp_format)
+    grouped = ", ".join(sql_literal(c) for c in layouts)
+    rest_where = (
+        f"NOT (reason = {sql_literal(UNREADABLE_TIMESTAMP)} AND column_name IN ({grouped}))"
+        if layouts
+        else "true"
+    )
+    rest = problems.first(SCREEN_ERRORS, rest_where)
+    rest_total = int(
+        problems.con.execute(
+            f"SELECT count(*) FROM {problems.table} WHERE {rest_where}"
+        ).fetchone()[0]
+    )
+    shown = "\n".join(
+        summaries
+        + [
+            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: "
+            f"{d['reason']}"
+            for d in rest
+        ]
+    )
+    more = f"\n  … and {rest_total - SCREEN_ERRORS:,} more" if rest_total > SCREEN_ERRORS else ""
+    where = f"\nAll problems are listed in {report}" if report else ""
+    message = (
+        f"{source.path}: import refused, {rejected:,} invalid row(s); nothing was imported.\n"
+        f"{shown}{more}{where}\n"
+        + (
+            "Import with the --timestamp-format suggested: --skip-invalid would read the other "
+            "dates of that column day-first, wrongly."
+            if misread_day_first(layouts)
+            else "Fix the rows, or import the valid ones with --skip-invalid."
+        )
+    )
+    return ImportError_(message, problems.first(SCREEN_ERRORS), rejected, report)
