@@ -1,16 +1,22 @@
 """From a file's columns to the canonical ones: mapping, aliases, and typed SQL expressions.
 
-Every conversion is a SQL expression run by DuckDB over the whole file at once, never a Python
-loop over rows.
+Mapping order, per canonical column: ``--map``, ``--set``, the column's own name, then its
+aliases in the order listed (a weak alias only when the file's values fit, see
+:data:`WEAK_ALIASES`). Every conversion is a SQL expression run by DuckDB over the whole file at
+once, never a Python loop over rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cxray.ingest.sources import quote_ident, sql_literal
+import duckdb
+
+from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
 from cxray.schema import TableSpec
 
 # Names people give these columns, in English and Dutch, and in process-mining exports (XES).
@@ -42,11 +48,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "tijdstip",
         "datum",
         "tijd",
+        "recordeddate",
+        "recorded_date",
     ),
     "touchpoint": ("activity", "event", "event_name", "concept:name", "contactmoment", "action"),
     "channel": ("kanaal", "org:channel", "channel"),
     "comment": ("text", "opmerking", "toelichting", "verbatim"),
-    "language": ("lang", "taal", "locale"),
+    "language": ("lang", "taal", "locale", "userlanguage", "user_language"),
     "segment": ("segment", "klantsegment"),
     "first_seen": (
         "signup",
@@ -102,7 +110,30 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "metric": ("survey_type", "type"),
     "value": ("amount", "bedrag", "revenue", "omzet", "price", "prijs"),
     "survey_id": ("survey", "enquete"),
-    "response_id": ("answer_id", "antwoord_id"),
+    "response_id": ("responseid", "answer_id", "antwoord_id"),
+}
+
+# Aliases that exports also use for something else: a survey tool's ``Type`` is the kind of
+# response ("Survey Preview"), a ``time`` column may hold a time of day or a duration, an
+# ``event`` column an id. Such an alias is taken only when the file's values fit the column,
+# judged on the first SAMPLE_ROWS rows; otherwise the column is left to the JSON column.
+WEAK_ALIASES: dict[str, tuple[str, ...]] = {
+    "ts": ("time", "date", "tijd", "datum"),
+    "touchpoint": ("event", "action"),
+    "comment": ("text",),
+    "first_seen": ("start",),
+    "churned_at": ("end",),
+    "metric": ("type",),
+}
+SAMPLE_ROWS = 1_000
+# What a weak alias's values must be, per canonical column (see ValueSample.misfits).
+WEAK_KINDS = {
+    "ts": "timestamp",
+    "first_seen": "timestamp",
+    "churned_at": "timestamp",
+    "touchpoint": "name",
+    "comment": "name",
+    "metric": "metric",
 }
 
 # Layouts tried when ISO parsing fails: day-first dates (common in European exports) and an
@@ -159,6 +190,52 @@ def normalise(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
+FOUND_EXACT, FOUND_ALIAS, FOUND_MAP = "exact name", "alias", "--map"
+WEAK_MISFITS = {  # kind -> what the values were instead (English, Dutch)
+    "timestamp": ("not dates/times", "geen datums/tijden"),
+    "name": ("all numbers (an id, a count or a code)", "allemaal getallen (id, aantal of code)"),
+    "metric": ("not metrics cxray knows", "geen metrieken die cxray kent"),
+}
+
+
+@dataclass(frozen=True)
+class PassedOver:
+    """A file column whose name is a weak alias of ``target``, not taken: its values do not fit.
+
+    ``examples`` are values that did not fit with the line (or row) they are on; none when the
+    column had no value at all in the rows looked at.
+    """
+
+    column: str
+    target: str
+    kind: str  # timestamp, name or metric (WEAK_KINDS)
+    examples: tuple[tuple[str, int], ...] = ()
+    position_label: str = "line"
+
+    def reason(self, lang: str = "en") -> str:
+        nl = lang == "nl"
+        if not self.examples:
+            if nl:
+                return f"ze is leeg in de eerste {SAMPLE_ROWS:,} rijen".replace(",", ".")
+            return f"it has no values in the first {SAMPLE_ROWS:,} rows"
+        where = {"line": "regel", "row": "rij"}.get(self.position_label) if nl else None
+        on = "op" if nl else "on"
+        shown = ", ".join(
+            f"{value!r} {on} {where or self.position_label} {line}" for value, line in self.examples
+        )
+        en, dutch = WEAK_MISFITS[self.kind]
+        return (
+            f"de waarden zijn {dutch}, bijv. {shown}"
+            if nl
+            else f"its values are {en}, e.g. {shown}"
+        )
+
+    @property
+    def option(self) -> str:
+        """The --map that takes the column anyway."""
+        return "--map " + shlex.quote(f"{self.column}={self.target}")
+
+
 @dataclass
 class ColumnPlan:
     """Which source column feeds which canonical column, and what stays as extra JSON."""
@@ -167,6 +244,14 @@ class ColumnPlan:
     constants: dict[str, str]  # canonical -> constant text
     extras: list[str]  # source columns packed into the table's JSON column
     ignored: list[str] = field(default_factory=list)  # source columns with nowhere to go
+    found_by: dict[str, str] = field(default_factory=dict)  # canonical -> FOUND_* for sources
+    passed_over: list[PassedOver] = field(default_factory=list)  # weak aliases not taken
+    missing: list[str] = field(default_factory=list)  # required, with no source or constant
+    recode: dict[str, dict[str, str]] = field(default_factory=dict)  # canonical -> labels
+
+
+# (target, file column, kind) -> None when the values fit, else why not
+WeakFit = Callable[[str, str, str], PassedOver | None]
 
 
 def plan_columns(
@@ -177,9 +262,12 @@ def plan_columns(
     file_label: str,
     inputs: dict[str, tuple[str, ...]] | None = None,
     exact_only: frozenset[str] = frozenset(),
+    weak_fit: WeakFit | None = None,
 ) -> ColumnPlan:
     """``inputs`` are columns read but not stored as such (a customer's tenure), with aliases;
-    ``exact_only`` columns are matched by their own name or --map, never by an alias."""
+    ``exact_only`` columns are matched by their own name or --map, never by an alias.
+    ``weak_fit`` judges a weak alias on the file's values; without it, weak aliases are not
+    taken."""
     inputs = inputs or {}
     targets = [*spec.columns, *inputs]
     canonical = set(targets)
@@ -197,6 +285,8 @@ def plan_columns(
         )
 
     sources: dict[str, str] = {target: src for src, target in mapping.items()}
+    found_by = dict.fromkeys(sources, FOUND_MAP)
+    passed_over: list[PassedOver] = []
     taken = set(mapping)
     by_norm = {normalise(c): c for c in source_columns if c not in taken}
     for column in targets:
@@ -204,18 +294,130 @@ def plan_columns(
             continue
         if normalise(column) in by_norm:
             sources[column] = by_norm.pop(normalise(column))
+            found_by[column] = FOUND_EXACT
             continue
         if column in exact_only:
             continue
         for alias in ALIASES.get(column, ()) + inputs.get(column, ()):
-            if alias in by_norm:
-                sources[column] = by_norm.pop(alias)
-                break
+            if alias not in by_norm:
+                continue
+            if alias in WEAK_ALIASES.get(column, ()):
+                misfit = weak_fit(column, by_norm[alias], WEAK_KINDS[column]) if weak_fit else None
+                if weak_fit is None or misfit is not None:
+                    passed_over += [misfit] if misfit else []
+                    continue
+            sources[column] = by_norm.pop(alias)
+            found_by[column] = FOUND_ALIAS
+            break
     taken |= set(sources.values())
+    passed_over = [p for p in passed_over if p.column not in taken]
     leftover = [c for c in source_columns if c not in taken and not c.startswith("__")]
-    if spec.json_column:
-        return ColumnPlan(sources, constants, extras=leftover)
-    return ColumnPlan(sources, constants, extras=[], ignored=leftover)
+    extras, ignored = (leftover, []) if spec.json_column else ([], leftover)
+    return ColumnPlan(sources, constants, extras, ignored, found_by, passed_over)
+
+
+def missing_message(
+    file_label: str, missing: list[str], names: list[str], passed_over: list[PassedOver]
+) -> str:
+    """Required columns the file lacks: how to name them, and why a likely column was not
+    taken (a weak alias whose values do not fit)."""
+    hint = ", ".join(f"--map YOUR_COLUMN={c}" for c in missing)
+    message = (
+        f"{file_label}: required column(s) missing: {', '.join(missing)}. The file has: "
+        f"{', '.join(names)}. Name them with {hint}"
+        + (" or set a constant with --set metric=nps" if "metric" in missing else "")
+    )
+    for passed in passed_over:
+        if passed.target in missing:
+            constant = " (or one metric for every row: --set metric=nps)"
+            message += (
+                f"\n  {passed.column} was not taken for {passed.target}: {passed.reason()}; to "
+                f"use it anyway: {passed.option}" + (constant if passed.target == "metric" else "")
+            )
+    return message
+
+
+class ValueSample:
+    """The first SAMPLE_ROWS rows of a file, to judge weak aliases by their values.
+
+    Read on a connection of its own, so the import's connection (and the rejects table its
+    full scan keeps) is left alone; opened at the first question only.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        known_metrics: list[str],
+        timezone: str | None = None,
+        timestamp_format: str | None = None,
+    ):
+        self.source = source
+        self.known_metrics = known_metrics
+        self.timezone, self.timestamp_format = timezone, timestamp_format
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __call__(self, target: str, column: str, kind: str) -> PassedOver | None:
+        duck_type = self.source.columns[column]
+        value = clean_expr(column, duck_type)
+        if kind == "metric":
+            known = ", ".join(sql_literal(m) for m in self.known_metrics)
+            misfit = f"lower({text_expr('v', duck_type)}) NOT IN ({known})"
+        elif kind == "timestamp":
+            read = timestamp_expr("v", duck_type, self.timezone, self.timestamp_format, True)
+            misfit = f"{read} IS NULL"
+        else:  # a name fits unless every value is a number
+            misfit = f"{number_expr('v', duck_type)} IS NOT NULL"
+        rows = self._query(
+            f"SELECT __r, CAST(v AS VARCHAR), {misfit} FROM (SELECT __r, {value} AS v "
+            "FROM cxray_sample) WHERE v IS NOT NULL ORDER BY __r"
+        )
+        bad = [(text, row) for row, text, unfit in rows if unfit]
+        if rows and kind == "name" and len(bad) < len(rows):
+            return None
+        if rows and kind == "metric" and not bad:
+            return None
+        # Dates: most must read (a typo is then refused on its line, as in any date column),
+        # or all in one layout --timestamp-format can name (the import then says which).
+        if rows and kind == "timestamp" and 2 * len(bad) < len(rows):
+            return None
+        if rows and kind == "timestamp" and suggest_timestamp_format([t for _, t, _ in rows]):
+            return None
+        examples: list[tuple[str, int]] = []
+        for text, row in bad:
+            if text not in {t for t, _ in examples}:
+                examples.append((text, row))
+            if len(examples) == 3:
+                break
+        lines = lines_of(self.source, {row for _, row in examples})
+        shown = tuple((text, lines.get(row, row)) for text, row in examples)
+        return PassedOver(column, target, kind, shown, self.source.position_label)
+
+    def _query(self, sql: str) -> list[tuple]:
+        if self._con is None:  # the sample is read once, at the first question
+            self._con = duckdb.connect()
+            self._con.execute("SET TimeZone = 'UTC'")
+            position = "__line" if "__line" in self.source.columns else "row_number() OVER ()"
+            self._con.execute(
+                f"CREATE TEMP TABLE cxray_sample AS SELECT {position} AS __r, * "
+                f"FROM (SELECT * FROM {self.source.relation} LIMIT {SAMPLE_ROWS})"
+            )
+        return self._con.execute(sql).fetchall()
+
+
+def lines_of(source: Source, rows: set[int]) -> dict[int, int]:
+    """Records (``__row`` as the import numbers them) as the line or row a user sees."""
+    if not rows:
+        return {}
+    if "__line" in source.columns:
+        return {r: r for r in rows}
+    if source.format == "csv":  # quoted line breaks and blank lines shift the lines
+        return csv_lines(source, rows, find_malformed=False)[0]
+    return {r: r + source.row_offset for r in rows}
 
 
 # -- typed expressions ----------------------------------------------------------------------
