@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["bench_import", "bench_analysis", "bench_drivers"]
+SUITES = ["bench_import", "bench_analysis", "bench_drivers", "bench_xes"]
 
 
 def main(argv: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -84,6 +85,7 @@ def fetch(con: duckdb.DuckDBPyConnection, relation: str) -> list[dict]:
 
 
 def opened(tmp_path: Path, text: str, name: str = "log.xes", **kwargs) -> tuple:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     path = write(tmp_path / name, text, compressed=name.endswith(".gz"))
     log = open_xes(con, path, tmp_path / "work", **kwargs)
@@ -155,6 +157,9 @@ def test_events_and_cases_carry_every_attribute_and_line(tmp_path, name, batch_e
             "vip": "false",
         },
     ]
+    # one Parquet part per batch keeps memory flat however long the log is
+    event_parts = [p for p in log.events.temp_files if ".events-" in p.name]
+    assert len(event_parts) == -(-3 // batch_events)
     log.cleanup()
     assert not list((tmp_path / "work").iterdir())
 
@@ -165,6 +170,28 @@ def test_line_numbers_count_windows_line_ends_and_comments(tmp_path):
     lines = [r["__line"] for r in fetch(con, log.events.relation)]
     assert lines == [line_of(SAMPLE, "<event>", i) for i in range(3)]
     assert lines[0] == 16
+
+
+def test_prefixed_element_names_read_like_plain_ones(tmp_path):
+    prefixed = re.sub(
+        r"<(/?)(log|trace|event|string|date|int|boolean|float|list|values|global|extension|classifier)\b",
+        r"<\1xes:\2",
+        SAMPLE,
+    ).replace('xmlns="', 'xmlns:xes="')
+    assert "<xes:event>" in prefixed and "<event>" not in prefixed
+    con, plain = opened(tmp_path / "plain", SAMPLE)
+    con_prefixed, log = opened(tmp_path / "prefixed", prefixed)
+    assert fetch(con_prefixed, log.events.relation) == fetch(con, plain.events.relation)
+    assert fetch(con_prefixed, log.cases.relation) == fetch(con, plain.cases.relation)
+
+
+def test_the_declared_encoding_is_honoured(tmp_path):
+    text = SAMPLE.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').replace("A-1", "Ærø-1")
+    path = tmp_path / "log.xes"
+    path.write_bytes(text.encode("latin-1"))
+    con = duckdb.connect()
+    log = open_xes(con, path, tmp_path / "work")
+    assert fetch(con, log.cases.relation)[0]["customer_id"] == "Ærø-1"
 
 
 def test_a_trace_without_events_is_a_case_with_no_first_seen(tmp_path):

@@ -136,6 +136,7 @@ def _parse(path: Path, writer: _PartWriter, batch_events: int) -> tuple[int, int
     """Stream the XML into ``writer``; returns (events, traces). Raises _Refused or ExpatError."""
     parser = expat.ParserCreate()
     kinds = dict(_KINDS)
+    value_names = set(VALUE_TYPES)  # grows by the prefixed forms a file uses (xes:string)
     depth = 0
     in_trace = in_event = False
     event: dict[str, str] = {}
@@ -151,6 +152,8 @@ def _parse(path: Path, writer: _PartWriter, batch_events: int) -> tuple[int, int
     def kind_of(name: str) -> int:
         # a prefixed name (xes:trace) is known by its local part
         kind = kinds[name] = _KINDS.get(name.rpartition(":")[2], _OTHER)
+        if kind == _VALUE:
+            value_names.add(name)
         return kind
 
     def flush() -> None:
@@ -167,7 +170,9 @@ def _parse(path: Path, writer: _PartWriter, batch_events: int) -> tuple[int, int
         nonlocal depth, in_trace, in_event, event, trace, trace_line, trace_column
         depth += 1
         if depth == 4:  # most elements: an attribute of an event
-            if in_event and (kinds.get(name) or kind_of(name)) == _VALUE:
+            if in_event and (
+                name in value_names or (name not in kinds and kind_of(name) == _VALUE)
+            ):
                 try:  # noqa: SIM105 - suppress() costs a context manager per attribute
                     event[attrs["key"]] = attrs["value"]
                 except KeyError:  # without a key or a value it cannot be a column
@@ -206,8 +211,8 @@ def _parse(path: Path, writer: _PartWriter, batch_events: int) -> tuple[int, int
             in_trace = False
             if not trace.get(CASE_ID_KEY):
                 raise _Refused(
-                    f"this trace has no {CASE_ID_KEY} attribute, or an empty one (the case id); every trace "
-                    f'needs one, e.g. <string key="{CASE_ID_KEY}" value="case 1"/>',
+                    f"this trace has no {CASE_ID_KEY} attribute, or an empty one (the case "
+                    f'id); every trace needs one, e.g. <string key="{CASE_ID_KEY}" value="c1"/>',
                     trace_line,
                     trace_column,
                 )
