@@ -140,3 +140,18 @@ def test_bad_recode_syntax_is_refused_before_the_file_is_read(tmp_path):
     assert result.exit_code == 1
     assert "--recode score: 'good' is not LABEL:VALUE" in result.output
     assert "no such file" not in result.output
+
+
+def test_a_dry_run_shows_lifetime_dates_derived_from_a_tenure(tmp_path):
+    path = tmp_path / "ws"
+    cxray.init(path).close()
+    crm = tmp_path / "crm.csv"
+    crm.write_text("customerID,tenure,Churn\na,3,Yes\n", encoding="utf-8")
+    options = ["--dry-run", "--as-of", "2024-01-31", "--tenure-unit", "months"]
+    result = invoke("import", path, "customers", crm, *options)
+    assert result.exit_code == 0, result.output
+    header = next(
+        line for line in result.output.splitlines() if "customer_id" in line and "┃" in line
+    )
+    assert "first_seen" in header and "churned_at" in header  # fed by tenure and churn
+    assert any("Churn" in line and "alias" in line for line in result.output.splitlines())

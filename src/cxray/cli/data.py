@@ -284,8 +284,10 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
         return
     frame = preview.rows
     # columns nothing feeds are empty in every row: left out on screen, kept in json/csv
+    # (lifetime dates derived from a tenure are fed by no column, yet hold values)
     fed = {m.column for m in preview.mapping if m.found_by != "not found"}
-    shown = [c for c in frame.columns if c in fed or c in (preview.position_label, "refused")]
+    fed |= {preview.position_label, "refused"} | {c for c in frame if frame[c].notna().any()}
+    shown = [c for c in frame.columns if c in fed]
     title = say(
         lang,
         f"First {len(frame):,} row(s) as they would be stored (times in UTC)",
