@@ -335,6 +335,13 @@ def test_a_cut_off_gzip_is_refused(tmp_path):
         open_xes(duckdb.connect(), path, tmp_path / "work")
 
 
+@pytest.mark.parametrize("name", ["missing.xes", "folder.xes"])
+def test_a_path_that_is_not_a_readable_file_is_refused(tmp_path, name):
+    (tmp_path / "folder.xes").mkdir()
+    with pytest.raises(SourceError, match=rf"{name}: cannot be read \("):
+        open_xes(duckdb.connect(), tmp_path / name, tmp_path / "work")
+
+
 def count_elements(path: Path) -> tuple[int, int, set[str]]:
     """Events, traces and case ids, counted by lxml on its own."""
     events = traces = 0
