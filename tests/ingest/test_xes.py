@@ -213,6 +213,14 @@ def test_timestamps_that_do_not_read_as_times_fall_back_to_the_first_event(tmp_p
     assert fetch(con, log.cases.relation)[0]["first_seen"] == "soon"
 
 
+@pytest.mark.parametrize("encoding", ["shift_jis", "no-such-encoding"])
+def test_an_encoding_expat_cannot_read_is_refused(tmp_path, encoding):
+    text = SAMPLE.replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    with pytest.raises(SourceError, match=r"log\.xes: line 1, column \d+: the declared encoding"):
+        opened(tmp_path, text)
+    assert not list((tmp_path / "work").iterdir())
+
+
 def test_names_that_differ_only_in_case_stay_apart(tmp_path):
     text = SAMPLE.replace(
         '<string key="org:resource" value="112"/>',
@@ -311,7 +319,7 @@ def test_a_file_that_is_not_xes_is_refused(tmp_path):
 
 def test_a_log_without_events_is_refused(tmp_path):
     text = '<log>\n  <trace><string key="concept:name" value="a"/></trace>\n</log>\n'
-    with pytest.raises(SourceError, match=r"log\.xes: the log has no events \(1 traces"):
+    with pytest.raises(SourceError, match=r"log\.xes: the log has no events \(1 trace\(s\)"):
         opened(tmp_path, text)
     with pytest.raises(SourceError, match="no events"):
         opened(tmp_path, "<log/>")

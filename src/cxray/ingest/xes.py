@@ -12,6 +12,8 @@ Two outputs, both as :class:`Source` relations over Parquet in the work folder:
   trace attribute under its own key.
 
 Values are the strings the XML parser gives (entities decoded); the importer types them later.
+The declared encoding is honoured when it is UTF-8, UTF-16 or a single-byte one (Latin-1,
+Windows-1252, ...); multi-byte legacy encodings such as Shift JIS are refused.
 What is read: typed attributes (``string``, ``date``, ``int``, ``float``, ``boolean``, ``id``)
 that are direct children of a ``<trace>`` or an ``<event>``. What is ignored: attributes of the
 ``<log>`` itself, ``<global>``, ``<classifier>`` and ``<extension>`` elements, the children of an
@@ -103,6 +105,7 @@ class _PartWriter:
         self.names = _ColumnNames()
         self.event_parts: list[Path] = []
         self.trace_parts: list[Path] = []
+        self.cases_file = work_dir / f"{stem}.cases.parquet"
 
     def write_events(self, lines: list[int], traces: list[int], rows: list[dict]) -> None:
         arrays = [pa.array(lines, pa.int64()), pa.array(traces, pa.int64())]
@@ -128,7 +131,7 @@ class _PartWriter:
         return out
 
     def remove(self) -> None:
-        for part in (*self.event_parts, *self.trace_parts):
+        for part in (*self.event_parts, *self.trace_parts, self.cases_file):
             part.unlink(missing_ok=True)
 
 
@@ -235,9 +238,18 @@ def _parse(path: Path, writer: _PartWriter, batch_events: int) -> tuple[int, int
     parser.StartDoctypeDeclHandler = refuse_dtd
     parser.EntityDeclHandler = refuse_dtd
     with _open(path) as handle:
-        while data := handle.read(READ_CHUNK):
-            parser.Parse(data, False)
-        parser.Parse(b"", True)
+        try:
+            while data := handle.read(READ_CHUNK):
+                parser.Parse(data, False)
+            parser.Parse(b"", True)
+        except (LookupError, ValueError) as exc:  # expat reads UTF-8/16, Latin-1 and 8-bit codecs
+            if not isinstance(exc, LookupError) and "encoding" not in str(exc):
+                raise
+            raise _Refused(
+                f"the declared encoding cannot be read ({exc}); save the log as UTF-8",
+                parser.CurrentLineNumber,
+                parser.CurrentColumnNumber,
+            ) from None
     flush()
     return counts[0], counts[1]
 
@@ -265,7 +277,7 @@ def open_xes(
         event_count, trace_count = _parse(path, writer, batch_events)
         if event_count == 0:
             raise SourceError(
-                f"{path}: the log has no events ({trace_count:,} traces, none with an <event>)"
+                f"{path}: the log has no events ({trace_count:,} trace(s), none with an <event>)"
             )
         return _sources(con, path, writer, event_count, trace_count)
     except _Refused as exc:
@@ -312,7 +324,7 @@ def _sources(
         f"LEFT JOIN {traces_sql} t ON e.__trace = t.__line)"
     )
     event_columns = _describe(con, events_relation)
-    cases_file = writer.work_dir / f"{writer.stem}.cases.parquet"
+    cases_file = writer.cases_file
     con.execute(f"COPY ({_cases_query(con, writer)}) TO {sql_literal(str(cases_file))}")
     cases_relation = f"read_parquet({sql_literal(str(cases_file))})"
     parts = [*writer.event_parts, *writer.trace_parts]
