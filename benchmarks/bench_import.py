@@ -6,6 +6,11 @@ Baselines measured in the same run on the same file:
 - ``duckdb count(*)``: DuckDB only scanning the file;
 - ``pandas.read_csv``: what a data scientist would do first (it does not even store the data).
 Rows can be changed with CXRAY_BENCH_ROWS.
+
+A second table measures refusal at scale: the same-shaped file of CXRAY_BENCH_BAD_ROWS (1M)
+rows imported when every date is readable, refused when none is (writing the errors file),
+and set aside with --skip-invalid (writing the quarantine file). A refusal should cost no
+more than a success, and every import stay under 1 GiB.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import duckdb
 from benchmarks.common import BENCH_DIR, measure, print_table
 
 ROWS = int(os.environ.get("CXRAY_BENCH_ROWS", 10_000_000))
+BAD_ROWS = int(os.environ.get("CXRAY_BENCH_BAD_ROWS", 1_000_000))
 
 
 def make_files() -> tuple[str, str]:
@@ -39,14 +45,48 @@ def make_files() -> tuple[str, str]:
     return str(csv_path), str(parquet_path)
 
 
-def cxray_import(source: str, workspace: str) -> int:
+def make_refusal_files() -> tuple[str, str]:
+    """One file whose dates all read, one of the same shape whose dates never do."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    good = BENCH_DIR / f"dates-good-{BAD_ROWS}.csv"
+    bad = BENCH_DIR / f"dates-bad-{BAD_ROWS}.csv"
+    con = duckdb.connect()
+    for path, ts in (
+        (good, "strftime(TIMESTAMP '2024-01-01' + to_seconds(i), '%Y-%m-%d %H:%M:%S')"),
+        (bad, "'someday ' || (i % 97)"),
+    ):
+        if not path.exists():
+            con.execute(
+                f"""COPY (SELECT 'c' || (i % {max(BAD_ROWS // 10, 1)}) AS customer_id, {ts} AS ts,
+                    ['visit', 'order', 'call'][1 + (i % 3)] AS touchpoint
+                  FROM range({BAD_ROWS}) t(i)) TO '{path}' (HEADER)"""
+            )
+    return str(good), str(bad)
+
+
+def cxray_import(source: str, workspace: str, skip_invalid: bool = False) -> int:
     import cxray
 
     shutil.rmtree(workspace, ignore_errors=True)
     ws = cxray.init(workspace)
-    result = ws.import_table("events", source)
+    result = ws.import_table("events", source, skip_invalid=skip_invalid)
     ws.close()
-    return result.rows_imported
+    return result.rows_imported + result.rows_rejected
+
+
+def cxray_refused(source: str, workspace: str) -> int:
+    import cxray
+    from cxray.ingest.problems import ImportError_
+
+    shutil.rmtree(workspace, ignore_errors=True)
+    ws = cxray.init(workspace)
+    try:
+        ws.import_table("events", source)
+    except ImportError_ as refused:
+        return refused.total
+    finally:
+        ws.close()
+    raise AssertionError("the file was not refused")
 
 
 def duckdb_ctas(source: str, database: str) -> int:
@@ -86,6 +126,27 @@ def main() -> None:
         seconds, peak, _ = measure(lambda s=source: pandas_read(s))
         rows.append(_row(f"pandas read ({label})", seconds, peak, ours))
     print_table(f"import {ROWS:,} events (validation and dedupe on)", rows)
+    refusals()
+    shutil.rmtree(workspace, ignore_errors=True)
+
+
+def refusals() -> None:
+    good, bad = make_refusal_files()
+    workspace = str(BENCH_DIR / "refusal-workspace")
+    runs = [
+        ("imported (every date reads)", lambda: cxray_import(good, workspace)),
+        ("refused (no date reads; errors file)", lambda: cxray_refused(bad, workspace)),
+        ("--skip-invalid (quarantine file)", lambda: cxray_import(bad, workspace, True)),
+    ]
+    rows, success = [], None
+    for label, run in runs:
+        seconds, peak, counted = measure(run)
+        assert counted == BAD_ROWS, (label, counted)
+        success = success or seconds
+        rows.append(
+            {"import": label, "seconds": seconds, "/ success": seconds / success, "peak GiB": peak}
+        )
+    print_table(f"a file of {BAD_ROWS:,} rows: success, refusal, set aside", rows)
     shutil.rmtree(workspace, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ from cxray.warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
     from cxray.ingest.importer import ImportResult
+    from cxray.ingest.preview import Preview
     from cxray.ingest.status import Status
 
 JOURNEY_FILE = "cxray.toml"
@@ -89,6 +90,7 @@ class Workspace:
         errors_file: str | Path | None = None,
         as_of: str | Any | None = None,
         tenure_unit: str | None = None,
+        recode: dict[str, dict[str, str]] | None = None,
         progress: Any = None,
     ) -> ImportResult:
         """Import a CSV, Parquet, JSON Lines or XES file into a canonical table.
@@ -100,6 +102,8 @@ class Workspace:
         as unassigned (``strict`` refuses them instead).
         Lifetime data (customers): ``as_of`` is the date of the export, ``tenure_unit`` the
         unit of a tenure column (days, weeks, months = 30.4375 days, years).
+        ``recode`` turns labels into values before typing, per column
+        ({"score": {"negative": "1", "neutral": "3", "positive": "5"}}).
         """
         from cxray.ingest.importer import ImportOptions, import_file
 
@@ -113,6 +117,7 @@ class Workspace:
             timestamp_format=timestamp_format,
             as_of=as_of,
             tenure_unit=tenure_unit,
+            recode=dict(recode or {}),
         )
         # An earlier import may have been cut off between its commit and the journey file.
         self.repairs = reconcile(self.warehouse, self.journey_path, self.path)
@@ -127,6 +132,46 @@ class Workspace:
             )
         self.reload_journey()
         return result
+
+    def preview_import(
+        self,
+        table: str,
+        source: str | Path,
+        mapping: dict[str, str] | None = None,
+        *,
+        constants: dict[str, str] | None = None,
+        timezone: str | None = None,
+        timestamp_format: str | None = None,
+        recode: dict[str, dict[str, str]] | None = None,
+        as_of: str | Any | None = None,
+        tenure_unit: str | None = None,
+        strict: bool = False,
+        rows: int = 10,
+    ) -> Preview:
+        """What ``import_table`` would do with these options, without writing anything.
+
+        Returns a ``Preview``: for each canonical column the file column feeding it and how it
+        was found (exact name, alias, --map, --set, or not found), the columns kept as JSON or
+        ignored, the aliases not taken because the values do not fit, and the first ``rows``
+        rows as they would be stored, with those that would be refused and why. ``strict``
+        refuses touchpoints not in the journey, as ``import_table`` does.
+        """
+        from cxray.ingest.importer import ImportOptions
+        from cxray.ingest.preview import preview_file
+
+        options = ImportOptions(
+            mapping=dict(mapping or {}),
+            constants=dict(constants or {}),
+            timezone=timezone,
+            timestamp_format=timestamp_format,
+            as_of=as_of,
+            tenure_unit=tenure_unit,
+            recode=dict(recode or {}),
+            strict=strict,
+        )
+        return preview_file(
+            self.warehouse, self.journey, self.path, table, Path(source), options, rows
+        )
 
     # -- questions ------------------------------------------------------------------------
     def status(self) -> Status:

@@ -342,10 +342,6 @@ def test_an_old_workspace_gains_feedback_properties_and_old_files_stay_duplicate
     ws.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the import's check for repeated derived ids still compares feedback's extra columns",
-)
 def test_answers_differing_only_in_extra_columns_are_one_answer(tmp_path):
     path = tmp_path / "twins.csv"
     path.write_text("ts,metric,score,Region\n2024-03-01,nps,9,North\n2024-03-01,nps,9,South\n")

@@ -224,7 +224,6 @@ def test_a_refusal_suggests_one_recode_per_column_of_labels():
     assert refusal_lines(_Problems([("score", "12..5", "not a number")])) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the refusal message does not read refusal_lines yet")
 def test_a_refused_import_suggests_the_recode(ws, tmp_path):
     path = write(tmp_path, "ts,score\n2024-03-01,positive\n2024-03-02,Negative\n2024-03-03,4\n")
     with pytest.raises(ImportError_) as refused:

@@ -70,6 +70,7 @@ from cxray.demo.tables import (
     _ids,
     arrow_schema,
     customer_schema,
+    feedback_schema,
 )
 from cxray.demo.truth import PHASES, exit_counts, ground_truth
 
@@ -511,7 +512,7 @@ def generate_sources(
     schemas = {
         "customers": customer_schema(),
         "events": arrow_schema(schema.EVENTS),
-        "feedback": arrow_schema(schema.FEEDBACK),
+        "feedback": feedback_schema(),
     }
     writers = {name: pq.ParquetWriter(files[name], schemas[name]) for name in files}
     labels_writer = None

@@ -153,8 +153,13 @@ def _feedback_table(
             ),
             "survey_id": _strings(SURVEYS, f["metric"]),
         },
-        schema=arrow_schema(schema.FEEDBACK),
+        schema=feedback_schema(),
     )
+
+
+def feedback_schema() -> pa.Schema:
+    """The demo's survey tool exports no extra columns: nothing for ``properties``."""
+    return pa.schema([f for f in arrow_schema(schema.FEEDBACK) if f.name != "properties"])
 
 
 def customer_schema() -> pa.Schema:

@@ -153,9 +153,11 @@ FALLBACK_ZONED_FORMATS = (
     "%Y-%m-%d %H:%M %z",
     "%Y-%m-%dT%H:%M:%S.%f%z",
     "%Y-%m-%d %H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S.%f %z",
 )
 
 # What the fallback layouts above can read at all, as a prefix.
+SPACED_OFFSET = r"[0-9] [+-][0-9]{2}:?[0-9]{2}$"
 DAY_FIRST_SHAPE = r"^[0-9]{1,2}[-/][0-9]{1,2}[-/][0-9]"
 ISO_WITH_OFFSET_SHAPE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]"
 
@@ -502,6 +504,9 @@ def timestamp_expr(
         )
     else:
         iso = f"TRY_CAST({v} AS TIMESTAMPTZ)"
+    # DuckDB never reads an offset after a space (``11:35:52 -0800``), and failing to costs it a
+    # time zone lookup of 0.3 ms per value: such values go straight to the zoned layouts.
+    iso = f"CASE WHEN NOT regexp_matches({v}, {sql_literal(SPACED_OFFSET)}) THEN {iso} END"
     if not with_fallbacks:
         return possible_offset(v, iso)
     naive = "[" + ", ".join(sql_literal(f) for f in FALLBACK_TIMESTAMP_FORMATS) + "]"

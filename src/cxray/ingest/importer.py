@@ -37,6 +37,7 @@ from cxray.ingest.problems import (
     misread_day_first,
     problems_of,
     refusal,
+    unreadable_file,
     unreadable_layouts,
 )
 from cxray.ingest.problems import collect as collect_problems
@@ -140,7 +141,10 @@ def import_file(
             typed = _typed_relation(con, stage, numbered=False)
 
             # Pass 1: count, validate and collect touchpoints in one streaming scan.
-            summary = _scan_summary(con, stage, typed, report)
+            try:
+                summary = _scan_summary(con, stage, typed, report)
+            except ImportError_ as exc:
+                raise ImportError_(unreadable_file(source, str(exc))) from None
             structural = structural_rejects(con, source)
             rows_read = summary["rows"] + len(structural)
             rejected = summary["bad"] + len(structural)
@@ -171,9 +175,13 @@ def import_file(
             rows = typed
             conflicts: list[dict] = []
             if repeats and _id_expression(spec, plan):
-                # A content-derived key repeats only where every value does: keep one of each.
+                # A content-derived key repeats where the content does: keep one row of each
+                # (feedback's extra columns describe an answer but are not part of it).
                 canonical = ", ".join(f"__t_{c}" for c in spec.columns)
-                rows = f"(SELECT DISTINCT {canonical}, false AS __bad FROM {typed} WHERE NOT __bad)"
+                rows = (
+                    f"(SELECT DISTINCT ON (__t_{spec.key}) {canonical}, false AS __bad "
+                    f"FROM {typed} WHERE NOT __bad)"
+                )
             elif repeats:
                 numbered = numbered or _typed_relation(con, stage, numbered=True)
                 # Nothing tells which of two rows that disagree about one key is right.
@@ -249,7 +257,7 @@ def import_file(
 
 
 def _stage(spec: TableSpec, source: Source, options: ImportOptions, journey: Journey) -> _Stage:
-    plan = _plan(spec, source, options)
+    plan = _plan(spec, source, options, journey)
     lifetime = None
     if spec.name == "customers":
         try:
@@ -303,11 +311,28 @@ def _xes_cases(source: Source) -> Source:
     )
 
 
-def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.ColumnPlan:
+def _plan(
+    spec: TableSpec,
+    source: Source,
+    options: ImportOptions,
+    journey: Journey | None = None,
+    *,
+    check_required: bool = True,
+) -> cols.ColumnPlan:
+    """The column plan; refused when a required column is missing, unless ``check_required``
+    is off (a dry run shows the plan with ``missing`` filled in). ``journey`` names the
+    metrics a weak ``type`` alias must hold; without one, the default scales."""
+    from cxray.ingest.recode import RecodeError, resolve_recode
+    from cxray.journey import DEFAULT_SCALES
+
     names = [c for c in source.columns if not c.startswith("__")]
     if source.format == "xes" and spec.name == "events":
         # Case attributes describe the customer, not each event: they belong in `customers`.
         names = [c for c in names if not c.startswith("case:") or c == "case:concept:name"]
+    scales = journey.scales if journey is not None else DEFAULT_SCALES
+    sample = cols.ValueSample(
+        source, sorted({*scales, TEXT_METRIC}), options.timezone, options.timestamp_format
+    )
     try:
         inputs = life.INPUTS if spec.name == "customers" else None
         # An event log's case end date is when the case closed, not when a customer left.
@@ -320,38 +345,47 @@ def _plan(spec: TableSpec, source: Source, options: ImportOptions) -> cols.Colum
             str(source.path),
             inputs,
             exact or frozenset(),
+            weak_fit=sample,
         )
-    except cols.MappingError as exc:
+        plan.recode = resolve_recode(
+            spec, plan.sources, plan.constants, options.recode, str(source.path)
+        )
+    except (cols.MappingError, RecodeError) as exc:
         raise ImportError_(str(exc)) from None
+    except duckdb.Error as exc:
+        raise ImportError_(f"{source.path}: cannot read the file: {exc}") from None
+    finally:
+        sample.close()
     missing = [c for c in spec.required if c not in plan.sources and c not in plan.constants]
     no_score = "score" not in plan.sources and "score" not in plan.constants
     if spec.name == "feedback" and no_score and plan.constants.get("metric") != TEXT_METRIC:
         missing.append("score")  # only comment-only sources (--set metric=text) go without
-    if missing:
-        hint = ", ".join(f"--map YOUR_COLUMN={c}" for c in missing)
-        raise ImportError_(
-            f"{source.path}: required column(s) missing: {', '.join(missing)}. The file has: "
-            f"{', '.join(names)}. Name them with {hint}"
-            + (" or set a constant with --set metric=nps" if "metric" in missing else "")
-        )
+    plan.missing = missing
+    if missing and check_required:
+        raise ImportError_(cols.missing_message(str(source.path), missing, names, plan.passed_over))
     return plan
 
 
 def _typed_expressions(con: duckdb.DuckDBPyConnection, stage: _Stage) -> dict[str, str]:
-    """canonical column -> SQL over the cleaned ``__s_<column>`` values."""
+    """canonical column -> SQL over the cleaned ``__s_<column>`` values (recoded where asked)."""
+    from cxray.ingest.recode import recode_sql
+
     spec, source, plan, options = stage.spec, stage.source, stage.plan, stage.options
     exprs: dict[str, str] = {}
     for column, dtype in spec.schema.items():
         src = plan.sources.get(column)
         duck_type = source.columns[src] if src else "VARCHAR"
         value = f"__s_{column}"
+        if column in plan.recode:  # labels become values before typing
+            value, duck_type = recode_sql(value, duck_type, plan.recode[column]), "VARCHAR"
         if column == spec.json_column:
+            # Feedback's extra columns are not part of its content-derived ids: blanks dropped.
             exprs[column] = cols.json_expr(
                 value if src else None,
                 duck_type,
                 plan.extras,
                 source.columns,
-                drop_blanks=spec.name == "customers",
+                drop_blanks=spec.name in ("customers", "feedback"),
             )
         elif column in plan.constants:
             constant = sql_literal(plan.constants[column])
@@ -376,8 +410,26 @@ def _typed_expressions(con: duckdb.DuckDBPyConnection, stage: _Stage) -> dict[st
     if "language" in exprs and exprs["language"] != "NULL":
         exprs["language"] = f"lower({exprs['language']})"
     if stage.lifetime:
-        exprs |= life.typed_expressions(stage.lifetime, plan, source.columns)
+        recoded = {c: labels for c, labels in plan.recode.items() if c in life.INPUTS}
+        types = source.columns | {plan.sources[c]: "VARCHAR" for c in recoded}
+        for column, expr in life.typed_expressions(stage.lifetime, plan, types).items():
+            # a recoded tenure or churned flag is read from its recoded text
+            for name, labels in recoded.items():
+                recoded_text = recode_sql(f"__s_{name}", source.columns[plan.sources[name]], labels)
+                expr = expr.replace(f"__s_{name}", recoded_text)
+            exprs[column] = expr
     return exprs
+
+
+def _content_columns(spec: TableSpec) -> list[str]:
+    """The columns a row's content is: all but the key. Feedback gained its JSON column after
+    its ids were first stored: an answer's extra columns describe it, they never enter its id
+    (so old files re-import as duplicates)."""
+    return [
+        column
+        for column in spec.columns
+        if column != spec.key and not (spec.name == "feedback" and column == spec.json_column)
+    ]
 
 
 def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
@@ -389,9 +441,8 @@ def _id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
     if spec.key in plan.sources or spec.key in plan.constants:
         return None
     parts = []
-    for column, dtype in spec.schema.items():
-        if column == spec.key:
-            continue
+    for column in _content_columns(spec):
+        dtype = spec.schema[column]
         value = (
             f"CAST(epoch_us(__t_{column}) AS VARCHAR)"
             if dtype.is_timestamp()
@@ -480,7 +531,7 @@ def _scan_summary(
     # A 64-bit hash of the key (or of the content, for derived keys) tells cheaply whether any
     # key repeats; a collision only sends the import down the exact, slower path.
     if _id_expression(spec, plan):
-        hashed = "hash(" + ", ".join(f"__t_{c}" for c in spec.columns if c != spec.key) + ")"
+        hashed = "hash(" + ", ".join(f"__t_{c}" for c in _content_columns(spec)) + ")"
     else:
         hashed = f"hash(__t_{spec.key})"
     touchpoints = (

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from cxray.ingest import columns as cols
+from cxray.ingest.recode import refusal_lines
 from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
 
 if TYPE_CHECKING:
@@ -245,6 +246,45 @@ def _one_record_per_line(source: Source, records: int) -> bool:
 
 
 # -- what a person reads ------------------------------------------------------------------
+def unreadable_file(source: Source, message: str) -> str:
+    """Why the engine could not read the file, in the user's terms and with its line."""
+    line = _lone_carriage_return(source) if source.format == "csv" else None
+    if line is not None:
+        return (
+            f"{source.path}: line {line}: a carriage return (\\r) inside a field that is not "
+            "quoted, so the file cannot be split into rows; quote that field or remove the "
+            "character (nothing was imported)"
+        )
+    text = message.removeprefix("cannot read the file: ")
+    return f"{source.path}: cannot read the file: {text} (nothing was imported)"
+
+
+def _lone_carriage_return(source: Source) -> int | None:
+    """The line of the first \\r that ends no line, in a file whose lines end in \\n."""
+    path = source.read_path or source.path
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    line, previous = 1, b""
+    with contextlib.suppress(OSError, EOFError), opener(path, "rb") as handle:
+        head = handle.read(1 << 16)
+        if b"\n" not in head:
+            return None  # classic Mac line endings: \\r is the line break
+        chunk = head
+        while chunk:
+            data = previous + chunk
+            start = 0
+            while (found := data.find(b"\r", start)) != -1:
+                if found + 1 < len(data) and data[found + 1 : found + 2] != b"\n":
+                    return line + data.count(b"\n", 0, found)
+                if found + 1 >= len(data):
+                    break  # the next chunk tells
+                start = found + 1
+            keep = data[-1:] if data.endswith(b"\r") else b""
+            line += data.count(b"\n", 0, len(data) - len(keep))
+            previous = keep
+            chunk = handle.read(1 << 20)
+    return None
+
+
 def unreadable_layouts(problems: Problems) -> dict[str, tuple[int, dict, str | None]]:
     """Columns with at least FORMAT_SUMMARY_MIN unreadable dates: how many, the first, and
     the --timestamp-format that reads a sample of them all, if one does."""
@@ -312,6 +352,7 @@ def refusal(problems: Problems, rejected: int, options: ImportOptions) -> Import
     report = write_report(problems, options)
     layouts = unreadable_layouts(problems)
     summaries = format_summaries(problems, layouts, options.timestamp_format)
+    summaries += refusal_lines(problems)  # text labels in a number column: the --recode
     grouped = ", ".join(sql_literal(c) for c in layouts)
     rest_where = (
         f"NOT (reason = {sql_literal(UNREADABLE_TIMESTAMP)} AND column_name IN ({grouped}))"

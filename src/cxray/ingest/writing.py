@@ -46,7 +46,9 @@ def run_with_progress(
     except duckdb.OutOfMemoryException:
         raise  # the import says how to allow more memory
     except duckdb.Error as exc:
-        raise ImportError_(f"cannot read the file: {exc}") from None
+        # DuckDB's first line says what; the rest is its reader's settings, not for users.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImportError_(f"cannot read the file: {first}") from None
     finally:
         done.set()
         watcher.join()
