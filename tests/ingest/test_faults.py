@@ -118,7 +118,9 @@ def test_twenty_kills_never_leave_the_workspace_in_between(tmp_path: Path) -> No
             timeout=120,
         )
         assert status.returncode == 0, status.stderr
-        json.loads(status.stdout)
+        reported = json.loads(status.stdout)
+        if crash_at in ("after-commit", "after-quarantine"):  # the status says what it repaired
+            assert any("added" in r and f"step_{index}" in r for r in reported["repairs"])
         _assert_agrees(workspace, _state(workspace))
         outcomes.append((crash_at, code, imported))
     # the named points really crashed, and at least one random kill landed mid-import

@@ -14,6 +14,7 @@ import pytest
 
 import cxray
 from cxray.ingest.importer import ImportError_
+from tests.conftest import SHARED_DATA
 
 BAD_EVENTS = textwrap.dedent(
     """\
@@ -348,4 +349,50 @@ def test_the_errors_file_goes_to_the_workspace_not_the_current_folder(tmp_path, 
     assert list(elsewhere.iterdir()) == []
     report = tmp_path / "ws" / "errors" / "bad.csv.errors.csv"
     assert "yesterday" in report.read_text()
+    ws.close()
+
+
+# -- an event log fills events and customers in one import ----------------------------------------
+RECEIPT_LOG = SHARED_DATA / "receipt" / "receipt.xes.gz"
+
+
+@pytest.mark.skipif(not RECEIPT_LOG.exists(), reason="shared data not available")
+def test_one_xes_import_fills_events_and_customers_in_one_transaction(tmp_path):
+    ws = cxray.init(tmp_path / "ws")
+    result = ws.import_table("events", RECEIPT_LOG)
+    assert result.cases is not None and result.cases.table == "customers"
+    assert result.cases.rows_imported == ws.warehouse.count("customers") == 1434
+    assert "1,434 new" in result.summary() and "1.434 nieuw" in result.summary("nl")
+    # every case's first event is its first_seen; its attributes are kept
+    first = ws.events.group_by("customer_id").aggregate(first=ws.events.ts.min())
+    joined = ws.customers.join(first, "customer_id")
+    assert joined.count().execute() == 1434
+    assert joined.filter(joined.first != joined.first_seen).count().execute() == 0
+    log = ws.table("cxray_imports").execute()
+    assert sorted(log.table_name) == ["customers", "events"]
+    assert not [w for w in ws.status().warnings if "no row in customers" in w]
+    again = ws.import_table("events", RECEIPT_LOG)  # a second time: all duplicates, both tables
+    assert (again.rows_imported, again.cases.rows_imported, again.cases.rows_updated) == (0, 0, 0)
+    assert again.cases.rows_duplicate == 1434
+    ws.close()
+
+
+def test_a_refused_case_leaves_the_events_unwritten_too(tmp_path):
+    log = tmp_path / "log.xes"
+    log.write_text(
+        '<log xes.version="1.0">'
+        '<trace><string key="concept:name" value="A"/>'
+        '<event><string key="concept:name" value="visit"/>'
+        '<date key="time:timestamp" value="2024-01-01T10:00:00Z"/></event></trace>'
+        '<trace><string key="concept:name" value="B"/><float key="value" value="NaN"/>'
+        '<event><string key="concept:name" value="visit"/>'
+        '<date key="time:timestamp" value="2024-01-02T10:00:00Z"/></event></trace>'
+        "</log>"
+    )
+    ws = cxray.init(tmp_path / "ws")
+    # the events are fine; the case's value (for customers) is not a number
+    with pytest.raises(ImportError_, match=r"log.xes:line 1: value = 'NaN': not a finite"):
+        ws.import_table("events", log)
+    assert ws.warehouse.counts() == {"customers": 0, "events": 0, "feedback": 0}
+    assert ws.table("cxray_imports").count().execute() == 0
     ws.close()

@@ -187,6 +187,9 @@ def import_(
             ws.close()
             fail(str(exc))
     ws.close()
+    # what an earlier, interrupted import had left and this one repaired first
+    for repair in ws.repairs:
+        err.print(say(lang, "repaired: ", "hersteld: ") + repair.text(lang.value), highlight=False)
     if fmt != Format.table:
         render(result, fmt, lang)
         return

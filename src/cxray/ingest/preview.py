@@ -18,17 +18,18 @@ import duckdb
 import pandas as pd
 
 from cxray.ingest import columns as cols
-from cxray.ingest.importer import _plan, _stage, _typed_relation, _xes_cases
 from cxray.ingest.recode import NOT_A_NUMBER, suggested_option
 from cxray.ingest.result import ImportOptions
 from cxray.ingest.sources import (
     Source,
     SourceError,
     check_timezone,
+    detect_format,
     open_source,
     quote_ident,
     sql_literal,
 )
+from cxray.ingest.staging import build_stage, column_plan, typed_relation
 from cxray.ingest.validation import (
     JSON_OBJECT_LINE,
     TEXT_METRIC,
@@ -37,6 +38,7 @@ from cxray.ingest.validation import (
     condition_sql,
     structural_rejects,
 )
+from cxray.ingest.xes import open_xes
 from cxray.journey import Journey
 from cxray.results import Result, frame_records
 from cxray.schema import TableSpec, table_spec
@@ -225,11 +227,14 @@ def preview_file(
         con.execute("SET TimeZone = 'UTC'")
         try:
             check_timezone(options.timezone)
-            source = open_source(con, Path(path), Path(workdir) / ".cxray-tmp")
+            if spec.name == "customers" and detect_format(Path(path)) == "xes":
+                log = open_xes(con, Path(path), Path(workdir) / ".cxray-tmp")
+                log.events.cleanup()
+                source = log.cases  # an event log as customers: one row per case
+            else:
+                source = open_source(con, Path(path), Path(workdir) / ".cxray-tmp")
         except SourceError as exc:
             raise ImportError_(str(exc)) from None
-        if source.format == "xes" and spec.name == "customers":
-            source = _xes_cases(source)
         try:
             # The first rows only; as many as weak aliases are judged on, so the plan is the
             # import's own.
@@ -257,7 +262,7 @@ def _preview(
     options: ImportOptions,
     rows: int,
 ) -> Preview:
-    plan = _plan(spec, source, options, journey, check_required=False)
+    plan = column_plan(spec, source, options, journey, check_required=False)
     if plan.missing:
         names = [c for c in source.columns if not c.startswith("__")]
         preview = _mapping(spec, source, plan)
@@ -265,10 +270,10 @@ def _preview(
             str(source.path), plan.missing, names, plan.passed_over
         )
         return preview
-    stage = _stage(spec, source, options, journey)
+    stage = build_stage(spec, source, options, journey)
     plan = stage.plan
     preview = _mapping(spec, source, plan)
-    typed = _typed_relation(con, stage, numbered=True)
+    typed = typed_relation(con, stage, numbered=True)
     # read once, on the dry run's own in-memory connection, for every question below
     shown = "cxray_preview_rows"
     con.execute(f"CREATE TEMP TABLE {shown} AS FROM {typed} ORDER BY __row LIMIT {int(rows)}")

@@ -58,6 +58,7 @@ class Problems:
     con: duckdb.DuckDBPyConnection
     source: Source
     table: str = PROBLEMS_TABLE
+    bad_rows: str = BAD_ROWS  # the bad rows as read, once collected
 
     def count(self) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
@@ -110,7 +111,7 @@ class Problems:
     def drop(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.con.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
-            self.con.execute(f"DROP TABLE IF EXISTS temp.{BAD_ROWS}")
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{self.bad_rows}")
 
 
 def collect(
@@ -121,17 +122,19 @@ def collect(
     checks: list[Check],
     structural: list[tuple[int, str]],
     records: int,
+    suffix: str = "",
 ) -> Problems:
     """Every (row, column, value, reason) among the bad rows of ``numbered`` (the typed
     relation with ``__row`` and ``__bad``), with the line a user sees.
 
     The bad rows are kept once, narrow (their raw values and what the rules read), in
-    ``BAD_ROWS``; each rule then scans only them. ``records`` is the number of records the
+    ``problems.bad_rows``; each rule then scans only them. ``records`` is the number of records the
     engine read (for the one-record-per-line test).
     """
     from cxray.ingest.validation import condition_sql
 
-    problems = problems_of(con, source, [])
+    problems = problems_of(con, source, [], suffix)
+    bad_rows = problems.bad_rows
     conditions = {check: condition_sql(check, plan) for check in checks}
     read = set(re.findall(r"\b__\w+", " ".join(conditions.values()))) - {"__row", "__bad"}
     raw_columns = [c for c in source.columns if not c.startswith("__")]
@@ -139,13 +142,13 @@ def collect(
         read.add("__json_line")
     kept = ", ".join(["__row", *(quote_ident(c) for c in raw_columns), *sorted(read)])
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {BAD_ROWS} AS SELECT {kept} FROM {numbered} WHERE __bad"
+        f"CREATE OR REPLACE TEMP TABLE {bad_rows} AS SELECT {kept} FROM {numbered} WHERE __bad"
     )
     parts = []
     if source.format == "jsonl":
         parts.append(
             f"SELECT __row, '(line)', left(__json_line, {VALUE_CHARS}), 'not a JSON object' "
-            f"FROM {BAD_ROWS} WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
+            f"FROM {bad_rows} WHERE NOT coalesce({JSON_OBJECT_LINE}, false)"
         )
     # A line that is not JSON at all gets one reason, not one per missing field.
     only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
@@ -154,7 +157,7 @@ def collect(
         raw = f"left(CAST({quote_ident(src)} AS VARCHAR), {VALUE_CHARS})" if src else "NULL"
         parts.append(
             f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
-            f"{sql_literal(check.reason)} FROM {BAD_ROWS} "
+            f"{sql_literal(check.reason)} FROM {bad_rows} "
             f"WHERE coalesce({condition}, false){only_parsed}"
         )
     if parts:
@@ -172,9 +175,14 @@ def collect(
     return problems
 
 
-def problems_of(con: duckdb.DuckDBPyConnection, source: Source, detail: list[dict]) -> Problems:
-    """A problems table holding ``detail`` (rows found in Python), ready for more."""
-    problems = Problems(con, source)
+def problems_of(
+    con: duckdb.DuckDBPyConnection, source: Source, detail: list[dict], suffix: str = ""
+) -> Problems:
+    """A problems table holding ``detail`` (rows found in Python), ready for more.
+
+    ``suffix`` tells apart the tables of two sources imported together (an event log's events
+    and its cases)."""
+    problems = Problems(con, source, PROBLEMS_TABLE + suffix, BAD_ROWS + suffix)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {problems.table} (__row BIGINT, line BIGINT, "
         "column_name VARCHAR, value VARCHAR, reason VARCHAR)"

@@ -63,9 +63,13 @@ class ImportResult(Result):
     as_of: str | None = None
     warnings: list[str] = field(default_factory=list)  # imported, but check this (English)
     warnings_nl: list[str] = field(default_factory=list)  # the same in Dutch
+    # an event log imported as events also fills customers from its cases, in one transaction
+    cases: ImportResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        data = dict(self.__dict__)
+        data["cases"] = self.cases.to_dict() if self.cases else None
+        return data
 
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
@@ -89,8 +93,22 @@ class ImportResult(Result):
                 f"{self.rows_updated:,} updated + {self.rows_duplicate:,} duplicates + "
                 f"{self.rows_rejected:,} rejected"
             )
+        lines = [counts]
+        if self.cases is not None:
+            cases = self.cases
+            lines.append(
+                (
+                    f"klanten uit de cases van het log: {cases.rows_read:,} gelezen = "
+                    f"{cases.rows_imported:,} nieuw + {cases.rows_updated:,} bijgewerkt + "
+                    f"{cases.rows_duplicate:,} dubbel + {cases.rows_rejected:,} afgewezen"
+                ).replace(",", ".")
+                if lang == "nl"
+                else f"customers from the log's cases: {cases.rows_read:,} read = "
+                f"{cases.rows_imported:,} new + {cases.rows_updated:,} updated + "
+                f"{cases.rows_duplicate:,} duplicates + {cases.rows_rejected:,} rejected"
+            )
         lifetime = self.lifetime_summary(lang)
-        return f"{counts}\n{lifetime}" if lifetime else counts
+        return "\n".join(lines + ([lifetime] if lifetime else []))
 
     def lifetime_summary(self, lang: str = "en") -> str:
         if self.lifetime_customers is None:
