@@ -1,6 +1,6 @@
 """Run every benchmark: `python -m benchmarks [name ...]`.
 
-Names: import, analysis, drivers, and calibration (alias drivers-calibration: false-discovery
+Names: import, xes, analysis, drivers, and calibration (alias drivers-calibration: false-discovery
 share and interval coverage of the drivers on planted companies; not part of the default run).
 """
 

@@ -294,7 +294,8 @@ def _write_all(
         for part in prepared:
             # Without bad rows, the checks need not run again while writing.
             skip_bad = bool(part.rejected)
-            imported, updated = write(con, part.spec, part.rows, report, skip_bad=skip_bad)
+            with _unordered_writes(con, allowed="row_number()" not in part.rows):
+                imported, updated = write(con, part.spec, part.rows, report, skip_bad=skip_bad)
             duplicates = part.valid - imported - updated
             counts = (part.rows_read, imported, updated, duplicates, part.rejected)
             log_import(con, part.spec, part.stage.source, started, counts, part.quarantine)
@@ -348,6 +349,21 @@ def _temporary_tables(con: duckdb.DuckDBPyConnection, *names: str) -> Iterator[N
         for name in names:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+@contextlib.contextmanager
+def _unordered_writes(con: duckdb.DuckDBPyConnection, allowed: bool) -> Iterator[None]:
+    """Rows need no order in a table: unordered, DuckDB writes them straight to the database
+    file in parallel, instead of through its log and a rewrite at the next checkpoint (1.5 s of
+    every 3M rows). Not ``allowed`` where the rows are numbered in file order (row_number)."""
+    if not allowed:
+        yield
+        return
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = true")
 
 
 # DuckDB's share while importing: it spills to disk past this, so an import of any size stays
