@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -396,3 +397,20 @@ def test_a_refused_case_leaves_the_events_unwritten_too(tmp_path):
     assert ws.warehouse.counts() == {"customers": 0, "events": 0, "feedback": 0}
     assert ws.table("cxray_imports").count().execute() == 0
     ws.close()
+
+
+def test_the_progress_callback_moves_during_a_long_import(tmp_path):
+    path = tmp_path / "long.csv"
+    duckdb.connect().execute(
+        f"""COPY (SELECT 'c' || (i % 50000) AS customer_id,
+            TIMESTAMP '2024-01-01' + to_seconds(i) AS ts, 'visit' AS touchpoint
+          FROM range(1500000) t(i)) TO '{path}' (HEADER)"""
+    )
+    seen: list[tuple[str, float]] = []
+    ws = cxray.init(tmp_path / "ws")
+    ws.import_table("events", path, progress=lambda step, f: seen.append((step, f)))
+    ws.close()
+    # DuckDB's own estimate arrives while the statements run, not only at their ends
+    moving = [f for step, f in seen if step in ("checking", "writing") and f and 0 < f < 1]
+    assert moving, seen
+    assert seen[-1] == ("done", 1.0)

@@ -94,3 +94,34 @@ def test_a_lone_carriage_return_is_named_with_its_line(ws, tmp_path) -> None:
         ws.import_table("events", path)
     assert "Possible fixes" not in str(refused.value)  # DuckDB's own settings dump stays out
     assert ws.warehouse.counts()["events"] == 0
+
+
+def test_an_unclosed_quote_names_every_line_it_took_and_keeps_them(ws, tmp_path) -> None:
+    path = tmp_path / "unclosed.csv"
+    path.write_text(
+        "customer_id,ts,touchpoint\n"
+        "a,2024-01-01,x\n"
+        'b,2024-01-02,"open\n'
+        "c,2024-01-03,y\n"
+        "d,2024-01-04,z\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportError_, match=r"line 3: .*lines 3–5 \(to the end of the file\)"):
+        ws.import_table("events", path)
+    result = ws.import_table("events", path, skip_invalid=True)
+    assert (result.rows_imported, result.rows_rejected) == (1, 1)
+    with open(result.quarantine, newline="", encoding="utf-8") as handle:
+        [row] = list(csv.DictReader(handle))
+    # the lines the quote took are in the quarantine file, as they were
+    assert row["customer_id"] == 'b,2024-01-02,"open\nc,2024-01-03,y\nd,2024-01-04,z'
+
+
+def test_a_short_row_counts_once_and_keeps_its_text(ws, tmp_path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("customer_id,ts,touchpoint,channel\na,2024-01-01,x,web\nb\n", encoding="utf-8")
+    with pytest.raises(ImportError_) as refused:
+        ws.import_table("events", path)
+    assert refused.value.total == 1
+    [error] = refused.value.errors
+    assert (error["line"], error["value"]) == (3, "b")
+    assert "expected 4 fields, found 1" in error["reason"]

@@ -29,6 +29,7 @@ SCREEN_ERRORS = 20
 FORMAT_SUMMARY_MIN = 3  # unreadable dates in one column summarised from this many on
 SUGGESTION_SAMPLE = 200  # values a --timestamp-format suggestion is tried on
 VALUE_CHARS = 200  # a value is shown and listed up to this length
+RAW_TEXT_LIMIT = 1 << 20  # raw text of an unreadable record kept, at most
 PROBLEMS_TABLE = "cxray_problems"
 BAD_ROWS = "cxray_bad_rows"  # the bad rows as read: for the rules, and the quarantine file
 UNREADABLE_TIMESTAMP = "not a date/time I can read (use ISO 8601, e.g. 2024-03-01 14:30:00)"
@@ -80,7 +81,7 @@ class Problems:
                 "file": str(self.source.path),
                 label: line,
                 "column": column,
-                "value": value or "",
+                "value": (value or "")[:VALUE_CHARS],
                 "reason": reason,
             }
             if row is not None:
@@ -98,7 +99,8 @@ class Problems:
                 "__row": pa.array([d.get("__row") for d in detail], pa.int64()),
                 "line": pa.array([d[label] for d in detail], pa.int64()),
                 "column_name": pa.array([d["column"] for d in detail], pa.string()),
-                "value": pa.array([str(d["value"])[:VALUE_CHARS] for d in detail], pa.string()),
+                # values of rules come cut already; a record's raw text is kept for quarantine
+                "value": pa.array([str(d["value"])[:RAW_TEXT_LIMIT] for d in detail], pa.string()),
                 "reason": pa.array([d["reason"] for d in detail], pa.string()),
             }
         )
@@ -166,13 +168,44 @@ def collect(
             + " UNION ALL ".join(parts)
         )
     malformed = _place_on_lines(con, problems, source, structural, records)
-    problems.add(
-        [
-            {source.position_label: line, "column": "", "value": "", "reason": reason}
-            for line, reason in malformed
-        ]
-    )
+    problems.add([_unsplit_record(source, line, reason) for line, reason in malformed])
     return problems
+
+
+UNTERMINATED_QUOTE = "unterminated quote"  # how DuckDB names a quote never closed
+
+
+def _unsplit_record(source: Source, line: int, reason: str) -> dict:
+    """A record the reader could not split into fields, with its raw text (kept in the
+    quarantine file). An unterminated quote runs to the end of the file: every line it took
+    is named, so none is lost without a word."""
+    lines = _raw_lines(source, line)
+    if UNTERMINATED_QUOTE in reason.lower() and len(lines) > 1:
+        last = line + len(lines) - 1
+        reason = (
+            f"a quote opened on line {line} is never closed: lines {line}–{last} (to the end of "
+            f"the file) cannot be split into rows; close the quote"
+        )
+    else:
+        lines = lines[:1]
+    text = "".join(lines).rstrip("\r\n")
+    return {source.position_label: line, "column": "", "value": text, "reason": reason}
+
+
+def _raw_lines(source: Source, first: int) -> list[str]:
+    """The file's lines from line ``first`` to its end (the last one read in full)."""
+    path = source.read_path or source.path
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    found: list[str] = []
+    size = 0
+    with contextlib.suppress(OSError, EOFError), opener(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number >= first:
+                found.append(raw.decode("utf-8", errors="replace"))
+                size += len(raw)
+                if size > RAW_TEXT_LIMIT:
+                    break
+    return found
 
 
 def problems_of(
@@ -346,7 +379,8 @@ def write_report(problems: Problems, options: ImportOptions) -> object | None:
         report.parent.mkdir(parents=True, exist_ok=True)
         problems.con.execute(
             f"COPY (SELECT {sql_literal(str(source.path))} AS file, line AS {quote_ident(label)}, "
-            f"column_name AS column, coalesce(value, '') AS value, reason FROM {problems.table} "
+            f"column_name AS column, left(coalesce(value, ''), {VALUE_CHARS}) AS value, reason "
+            f"FROM {problems.table} "
             f"ORDER BY line, column_name) TO {sql_literal(str(report))} (HEADER, DELIMITER ',')"
         )
     except (OSError, duckdb.Error):
@@ -376,7 +410,8 @@ def refusal(problems: Problems, rejected: int, options: ImportOptions) -> Import
     shown = "\n".join(
         summaries
         + [
-            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = {d['value']!r}: "
+            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = "
+            f"{d['value'][:VALUE_CHARS]!r}: "
             f"{d['reason']}"
             for d in rest
         ]

@@ -182,7 +182,10 @@ def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[t
     if source.format != "csv":
         return []
     try:
-        rows = con.execute("SELECT line, error_message FROM cxray_rejects ORDER BY line").fetchall()
+        # DuckDB lists a short row once per missing field: one problem per line
+        rows = con.execute(
+            "SELECT line, min(error_message) FROM cxray_rejects GROUP BY line ORDER BY line"
+        ).fetchall()
     except duckdb.Error:
         return []
     finally:

@@ -150,7 +150,10 @@ def write_quarantine(folder: Path, raw_rows: str, problems: Problems) -> Path:
     label = quote_ident(source.position_label)
     raw_columns = [c for c in source.columns if not c.startswith("__")]
     raw = ", ".join(f"CAST(b.{quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in raw_columns)
-    blanks = ", ".join(f"NULL AS {quote_ident(c)}" for c in raw_columns)  # not split into fields
+    # a record not split into fields keeps its raw text, in the first column
+    blanks = ", ".join(
+        f"{'value' if i == 0 else 'NULL'} AS {quote_ident(c)}" for i, c in enumerate(raw_columns)
+    )
     reasons = (
         # Not an ordered aggregate: those cannot spill, and a row's problems arrive together.
         f"SELECT __row, min(line) AS line, string_agg(column_name || ': ' || reason, '; ') "

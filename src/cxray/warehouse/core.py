@@ -188,7 +188,9 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
             )
             # Set after connecting: as a connect-time option it would need ICU before it loads.
             backend.con.execute("SET TimeZone = 'UTC'")
-            # Progress is shown by cxray's own bar (from query_progress), not printed by DuckDB.
+            # Progress is shown by cxray's own bar (from query_progress, which DuckDB tracks only
+            # with its progress bar on), not printed by DuckDB.
+            backend.con.execute("SET enable_progress_bar = true")
             backend.con.execute("SET enable_progress_bar_print = false")
             return backend
 
