@@ -19,12 +19,18 @@ from cxray import schema
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
 from cxray.ingest.sources import open_source, sql_literal
+from cxray.ingest.values import (
+    SUGGESTED_FORMATS,
+    implausible_timestamp_sql,
+    suggest_timestamp_format,
+    timestamp_expr,
+)
 
 UTC = dt.UTC
 
 
 def read(value: str, timezone: str | None = None, fmt: str | None = None) -> dt.datetime | None:
-    expr = cols.timestamp_expr(sql_literal(value), "VARCHAR", timezone, fmt, True)
+    expr = timestamp_expr(sql_literal(value), "VARCHAR", timezone, fmt, True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     return con.execute(f"SELECT {expr}").fetchone()[0]
@@ -76,8 +82,8 @@ def test_plausible_window_refuses_placeholders():
     con.execute("SET TimeZone = 'UTC'")
 
     def implausible(text: str) -> bool:
-        expr = cols.timestamp_expr(sql_literal(text), "VARCHAR", None, None, True)
-        return con.execute(f"SELECT {cols.implausible_timestamp_sql(expr)}").fetchone()[0]
+        expr = timestamp_expr(sql_literal(text), "VARCHAR", None, None, True)
+        return con.execute(f"SELECT {implausible_timestamp_sql(expr)}").fetchone()[0]
 
     for text in ["infinity", "-infinity", "9999-12-31", "9909-01-01", "1899-12-31 23:59"]:
         assert implausible(text), text
@@ -113,12 +119,12 @@ def test_day_first_dates_are_read_exactly_or_not_at_all(year, month, day, sep):
     ],
 )
 def test_a_layout_is_suggested_only_when_it_reads_every_value(values, layout):
-    assert cols.suggest_timestamp_format(values) == layout
+    assert suggest_timestamp_format(values) == layout
 
 
 def test_every_suggested_layout_reads_in_the_engine():
     sample = dt.datetime(2015, 2, 24, 13, 5, 9)
-    for layout in cols.SUGGESTED_FORMATS:
+    for layout in SUGGESTED_FORMATS:
         text = sample.strftime(layout)
         parsed = read(text, fmt=layout)
         assert parsed is not None and parsed.date() == sample.date(), layout

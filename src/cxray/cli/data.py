@@ -143,23 +143,21 @@ def import_(
         recoded = parse_recode(recode)  # before any file is read
     except RecodeError as exc:
         fail(str(exc))
-    mapping, constants = parse_pairs(map_, "--map"), parse_pairs(set_, "--set")
-    lifetime = {"as_of": as_of, "tenure_unit": tenure_unit.value if tenure_unit else None}
+    # how the file is read: the same for a dry run and for the import itself
+    reading = {
+        "constants": parse_pairs(set_, "--set"),
+        "timezone": timezone,
+        "timestamp_format": timestamp_format,
+        "recode": recoded,
+        "strict": strict,
+        "as_of": as_of,
+        "tenure_unit": tenure_unit.value if tenure_unit else None,
+    }
+    mapping = parse_pairs(map_, "--map")
     if dry_run:
         ws = open_workspace(path, read_only=True)  # a dry run never writes
         try:
-            preview = ws.preview_import(
-                table.value,
-                file,
-                mapping,
-                constants=constants,
-                timezone=timezone,
-                timestamp_format=timestamp_format,
-                recode=recoded,
-                strict=strict,
-                rows=rows,
-                **lifetime,
-            )
+            preview = ws.preview_import(table.value, file, mapping, rows=rows, **reading)
         except (ImportError_, JourneyError) as exc:
             fail(str(exc))
         finally:
@@ -173,15 +171,10 @@ def import_(
                 table.value,
                 file,
                 mapping,
-                constants=constants,
                 skip_invalid=skip_invalid,
-                strict=strict,
-                timezone=timezone,
-                timestamp_format=timestamp_format,
                 errors_file=errors_file,
-                recode=recoded,
                 progress=update,
-                **lifetime,
+                **reading,
             )
         except (ImportError_, JourneyError) as exc:
             ws.close()

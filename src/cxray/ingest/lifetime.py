@@ -23,6 +23,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from cxray.ingest import columns as cols
+from cxray.ingest import values
 from cxray.ingest.sources import sql_literal
 from cxray.ingest.validation import Check
 
@@ -201,7 +202,7 @@ def typed_expressions(
     """``tenure`` in days and ``churned`` as a boolean, over the cleaned ``__s_`` values."""
     exprs = {"tenure": "CAST(NULL AS DOUBLE)", "churned": "CAST(NULL AS BOOLEAN)"}
     if lifetime.has("tenure"):
-        number = cols.number_expr("__s_tenure", types[plan.sources["tenure"]])
+        number = values.number_expr("__s_tenure", types[plan.sources["tenure"]])
         exprs["tenure"] = f"({number}) * {lifetime.days_per_unit!r}"
     if lifetime.has("churned"):
         exprs["churned"] = flag_expr("__s_churned", types[plan.sources["churned"]])
@@ -212,9 +213,9 @@ def flag_expr(value: str, duck_type: str) -> str:
     upper = duck_type.upper()
     if upper == "BOOLEAN":
         return value
-    if upper.startswith(cols.NUMERIC_TYPES):
+    if upper.startswith(values.NUMERIC_TYPES):
         return f"CASE WHEN {value} = 1 THEN true WHEN {value} = 0 THEN false END"
-    text = f"lower({cols.text_expr(value, duck_type)})"
+    text = f"lower({values.text_expr(value, duck_type)})"
     yes = ", ".join(sql_literal(w) for w in TRUE_WORDS)
     no = ", ".join(sql_literal(w) for w in FALSE_WORDS)
     return f"CASE WHEN {text} IN ({yes}) THEN true WHEN {text} IN ({no}) THEN false END"

@@ -38,6 +38,7 @@ from cxray.ingest.validation import (
     condition_sql,
     structural_rejects,
 )
+from cxray.ingest.values import suggest_timestamp_format
 from cxray.ingest.xes import open_xes
 from cxray.journey import Journey
 from cxray.results import Result, frame_records
@@ -407,7 +408,7 @@ def _hints(problems: list[dict], options: ImportOptions, plan: cols.ColumnPlan) 
             if option:
                 hints.append({"column": column, "kind": "recode", "option": option})
         elif options.timestamp_format is None:
-            layout = cols.suggest_timestamp_format(values)
+            layout = suggest_timestamp_format(values)
             if layout:
                 option = f"--timestamp-format '{layout}'"
                 hints.append(

@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -20,6 +21,7 @@ import pyarrow as pa
 from cxray.ingest import columns as cols
 from cxray.ingest.recode import refusal_lines
 from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
+from cxray.ingest.values import suggest_timestamp_format
 
 if TYPE_CHECKING:
     from cxray.ingest.result import ImportOptions
@@ -44,7 +46,7 @@ class ImportError_(ValueError):
         message: str,
         errors: list[dict] | None = None,
         total: int = 0,
-        report: object | None = None,
+        report: Path | None = None,
     ):
         super().__init__(message)
         self.errors = errors or []
@@ -60,14 +62,6 @@ class Problems:
     source: Source
     table: str = PROBLEMS_TABLE
     bad_rows: str = BAD_ROWS  # the bad rows as read, once collected
-
-    def count(self) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
-
-    def rows(self) -> int:
-        """Distinct bad rows named (a row failing two rules counts once)."""
-        query = f"SELECT count(DISTINCT coalesce(__row, -line)) FROM {self.table}"
-        return int(self.con.execute(query).fetchone()[0])
 
     def first(self, limit: int, where: str = "true") -> list[dict]:
         label = self.source.position_label
@@ -109,11 +103,6 @@ class Problems:
             self.con.execute(f"INSERT INTO {self.table} SELECT * FROM cxray_found_problems")
         finally:
             self.con.unregister("cxray_found_problems")
-
-    def drop(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self.con.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
-            self.con.execute(f"DROP TABLE IF EXISTS temp.{self.bad_rows}")
 
 
 def collect(
@@ -338,7 +327,7 @@ def unreadable_layouts(problems: Problems) -> dict[str, tuple[int, dict, str | N
     for column, count in counts:
         where = f"reason = {reason} AND column_name = {sql_literal(column)}"
         sample = problems.first(SUGGESTION_SAMPLE, where)
-        layout = cols.suggest_timestamp_format([d["value"] for d in sample])
+        layout = suggest_timestamp_format([d["value"] for d in sample])
         found[column] = (int(count), sample[0], layout)
     return found
 
@@ -370,7 +359,7 @@ def format_summaries(
     return lines
 
 
-def write_report(problems: Problems, options: ImportOptions) -> object | None:
+def write_errors_file(problems: Problems, options: ImportOptions) -> Path | None:
     """Every problem in a CSV file for the user (None if it cannot be written)."""
     source = problems.source
     report = options.errors_file or source.path.with_name(f"{source.path.name}.errors.csv")
@@ -391,7 +380,7 @@ def write_report(problems: Problems, options: ImportOptions) -> object | None:
 def refusal(problems: Problems, rejected: int, options: ImportOptions) -> ImportError_:
     source = problems.source
     label = source.position_label
-    report = write_report(problems, options)
+    report = write_errors_file(problems, options)
     layouts = unreadable_layouts(problems)
     summaries = format_summaries(problems, layouts, options.timestamp_format)
     summaries += refusal_lines(problems)  # text labels in a number column: the --recode

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from cxray.ingest import columns as cols
+from cxray.ingest import values
 from cxray.ingest.sources import sql_literal
 from cxray.schema import TableSpec
 
@@ -130,7 +130,7 @@ def resolve_recode(
 
 def recode_sql(value: str, duck_type: str, labels: dict[str, str]) -> str:
     """Text SQL: ``value`` replaced by the value of its label, or left as it is."""
-    text = cols.text_expr(value, duck_type)
+    text = values.text_expr(value, duck_type)
     cases = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in labels.items())
     return f"(CASE lower({text}) {cases} ELSE {text} END)"
 
@@ -167,8 +167,8 @@ def refusal_lines(problems: Any) -> list[str]:
         f"WHERE reason = {sql_literal(NOT_A_NUMBER)} GROUP BY 1 ORDER BY 1"
     ).fetchall()
     lines = []
-    for column, count, values in found:
-        option = suggested_option(column, values or [])
+    for column, count, labels in found:
+        option = suggested_option(column, labels or [])
         if option:
             lines.append(
                 f"  {problems.source.path}: {column}: {count:,} values are text labels, not "

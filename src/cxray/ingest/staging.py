@@ -15,6 +15,7 @@ import duckdb
 
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
+from cxray.ingest import values
 from cxray.ingest.problems import JSON_OBJECT_LINE, ImportError_
 from cxray.ingest.result import ImportOptions
 from cxray.ingest.sources import Source, sql_literal
@@ -128,7 +129,7 @@ def typed_expressions(con: duckdb.DuckDBPyConnection, stage: Stage) -> dict[str,
             value, duck_type = recode_sql(value, duck_type, plan.recode[column]), "VARCHAR"
         if column == spec.json_column:
             # Feedback's extra columns are not part of its content-derived ids: blanks dropped.
-            exprs[column] = cols.json_expr(
+            exprs[column] = values.json_expr(
                 value if src else None,
                 duck_type,
                 plan.extras,
@@ -139,20 +140,20 @@ def typed_expressions(con: duckdb.DuckDBPyConnection, stage: Stage) -> dict[str,
             constant = sql_literal(plan.constants[column])
             exprs[column] = f"TRY_CAST({constant} AS DOUBLE)" if dtype.is_floating() else constant
             if dtype.is_timestamp():  # --set ts=2024-03-01 is read like a value in the file
-                exprs[column] = cols.timestamp_expr(
+                exprs[column] = values.timestamp_expr(
                     constant, "VARCHAR", options.timezone, options.timestamp_format, True
                 )
         elif src is None:
             exprs[column] = "NULL"
         elif dtype.is_timestamp():
             # Day-first values may appear anywhere in a file, not only in a sample of it.
-            exprs[column] = cols.timestamp_expr(
+            exprs[column] = values.timestamp_expr(
                 value, duck_type, options.timezone, options.timestamp_format, True
             )
         elif dtype.is_floating():
-            exprs[column] = cols.number_expr(value, duck_type)
+            exprs[column] = values.number_expr(value, duck_type)
         else:
-            exprs[column] = cols.text_expr(value, duck_type)
+            exprs[column] = values.text_expr(value, duck_type)
     if spec.name == "feedback":
         exprs["metric"] = f"lower({exprs['metric']})"
     if "language" in exprs and exprs["language"] != "NULL":
@@ -220,7 +221,7 @@ def typed_relation(con: duckdb.DuckDBPyConnection, stage: Stage, numbered: bool)
     if source.format == "jsonl":
         inner = f"SELECT * FROM ({inner}) WHERE __json_line IS NOT NULL"  # blank lines
     cleaned = ", ".join(
-        f"{cols.clean_expr(src, source.columns[src])} AS __s_{column}"
+        f"{values.clean_expr(src, source.columns[src])} AS __s_{column}"
         for column, src in plan.sources.items()
     )
     if cleaned:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from cxray.ingest import columns as cols
+from cxray.ingest import values
 from cxray.ingest.problems import JSON_OBJECT_LINE as JSON_OBJECT_LINE
 from cxray.ingest.problems import UNREADABLE_TIMESTAMP
 from cxray.ingest.problems import ImportError_ as ImportError_
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 TEXT_METRIC = "text"
 IMPLAUSIBLE = (
-    f"outside the plausible years {cols.PLAUSIBLE_YEARS[0]}–{cols.PLAUSIBLE_YEARS[1]} "
+    f"outside the plausible years {values.PLAUSIBLE_YEARS[0]}–{values.PLAUSIBLE_YEARS[1]} "
     "(a placeholder such as infinity or 9999-12-31, or a typo)"
 )
 NOT_FINITE = "not a finite number (NaN, infinity, or beyond what a number can hold)"
@@ -83,7 +84,7 @@ def checks(
             read = unreadable.replace("__t_", "__p_") if column in parsed else unreadable
             checks.append(Check(column, read, UNREADABLE_TIMESTAMP))
             stored = "__p_{c}" if column in parsed else "__t_{c}"
-            checks.append(Check(column, cols.implausible_timestamp_sql(stored), IMPLAUSIBLE))
+            checks.append(Check(column, values.implausible_timestamp_sql(stored), IMPLAUSIBLE))
         elif dtype.is_floating():
             checks.append(Check(column, unreadable, "not a number"))
             checks.append(Check(column, "NOT isfinite(__t_{c})", NOT_FINITE))
@@ -96,7 +97,7 @@ def checks(
                 Check(column, "__t_{c} IS NULL", f"--set {column}={value}: {UNREADABLE_TIMESTAMP}")
             )
             checks.append(
-                Check(column, cols.implausible_timestamp_sql("__t_{c}"), f"--set: {IMPLAUSIBLE}")
+                Check(column, values.implausible_timestamp_sql("__t_{c}"), f"--set: {IMPLAUSIBLE}")
             )
     if spec.json_column and spec.json_column in plan.sources:
         checks.append(

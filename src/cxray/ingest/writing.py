@@ -18,6 +18,7 @@ from cxray.ingest.problems import Problems
 from cxray.ingest.reconcile import PENDING_SUFFIX
 from cxray.ingest.sources import Source, quote_ident, sql_literal
 from cxray.ingest.validation import ImportError_
+from cxray.journey import fsync_folder
 from cxray.schema import TableSpec
 
 Progress = Callable[[str, float | None], None]
@@ -185,16 +186,7 @@ def pending_path(final: Path) -> Path:
 def publish_quarantine(final: Path) -> None:
     """The import committed: its quarantine file takes its final name (durably)."""
     pending_path(final).replace(final)
-    _fsync_folder(final.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_folder(final.parent)
 
 
 def _new_quarantine_file(folder: Path, name: str) -> tuple[Path, TextIO]:
