@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from cxray.ingest import columns as cols
-from cxray.ingest.recode import refusal_lines
+from cxray.ingest.recode import NOT_A_NUMBER, refusal_lines
 from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
 from cxray.ingest.values import suggest_timestamp_format
 
@@ -383,12 +383,21 @@ def refusal(problems: Problems, rejected: int, options: ImportOptions) -> Import
     report = write_errors_file(problems, options)
     layouts = unreadable_layouts(problems)
     summaries = format_summaries(problems, layouts, options.timestamp_format)
-    summaries += refusal_lines(problems)  # text labels in a number column: the --recode
-    grouped = ", ".join(sql_literal(c) for c in layouts)
+    labels = refusal_lines(problems)  # text labels in a number column: the --recode
+    summaries += labels.values()
+    # what a summary line says is not repeated row by row
+    summarised = [(UNREADABLE_TIMESTAMP, column) for column in layouts]
+    many = problems.con.execute(
+        f"SELECT column_name FROM {problems.table} WHERE reason = {sql_literal(NOT_A_NUMBER)} "
+        f"GROUP BY 1 HAVING count(*) >= {FORMAT_SUMMARY_MIN}"
+    ).fetchall()
+    summarised += [(NOT_A_NUMBER, column) for (column,) in many if column in labels]
     rest_where = (
-        f"NOT (reason = {sql_literal(UNREADABLE_TIMESTAMP)} AND column_name IN ({grouped}))"
-        if layouts
-        else "true"
+        " AND ".join(
+            f"NOT (reason = {sql_literal(reason)} AND column_name = {sql_literal(column)})"
+            for reason, column in summarised
+        )
+        or "true"
     )
     rest = problems.first(SCREEN_ERRORS, rest_where)
     rest_total = int(

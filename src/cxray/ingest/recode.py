@@ -154,8 +154,9 @@ def suggested_option(
     )
 
 
-def refusal_lines(problems: Any) -> list[str]:
-    """One line per number column refused for holding text labels, suggesting the --recode.
+def refusal_lines(problems: Any) -> dict[str, str]:
+    """One line per number column refused for holding text labels, suggesting the --recode
+    (column -> line).
 
     ``problems`` is a refused import's problem table (``con``, ``table``, ``source``): the
     labels are read there, the distinct ones only, however many rows were refused.
@@ -166,11 +167,11 @@ def refusal_lines(problems: Any) -> list[str]:
         f"THEN list(DISTINCT value) END FROM {problems.table} "
         f"WHERE reason = {sql_literal(NOT_A_NUMBER)} GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    lines = []
+    lines = {}
     for column, count, labels in found:
         option = suggested_option(column, labels or [])
         if option:
-            lines.append(
+            lines[column] = (
                 f"  {problems.source.path}: {column}: {count:,} values are text labels, not "
                 f"numbers; give each label a number with {option}"
             )
