@@ -231,6 +231,8 @@ def test_unknown_file_type_is_a_clear_error(ws, tmp_path):
         ("9999-12-31", "outside the plausible years 1900–2200"),
         ("9909-01-01", "outside the plausible years 1900–2200"),
         ("2024-01-01 10:00:00+25:00", "not a date/time I can read"),
+        ("epoch", "not a date/time I can read"),  # DuckDB alone reads 1970-01-01
+        ("INFINITY", "outside the plausible years 1900–2200"),
     ],
 )
 def test_impossible_and_implausible_timestamps_are_refused(ws, tmp_path, value, reason):

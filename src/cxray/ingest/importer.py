@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from cxray.ingest.append import BadRows, NotAppendable, append, appends
 from cxray.ingest.faults import crash_point
 from cxray.ingest.problems import (
     BAD_ROWS,
@@ -94,6 +95,9 @@ class _Prepared:
     valid: int
     quarantine: Path | None
     new_touchpoints: list[str]
+    suffix: str = ""  # tells apart the temporary tables of an event log's two sources
+    appending: bool = False  # written in one pass (cxray.ingest.append), counted as written
+    exclude_bad: bool = False  # appending: bad rows were explained and set aside
 
     @property
     def spec(self) -> TableSpec:
@@ -140,12 +144,19 @@ def import_file(
         temporary += [t + f"_{i}" for i in range(len(parts)) for t in (PROBLEMS_TABLE, BAD_ROWS)]
         with _temporary_tables(con, *temporary), _import_memory(con, Path(path)):
             for index, (part_spec, source, part_options) in enumerate(parts):
+                if appends(part_spec):
+                    stage = build_stage(part_spec, source, part_options, journey)
+                    typed = typed_relation(con, stage, numbered=False)
+                    prepared.append(
+                        _Prepared(stage, {}, typed, 0, 0, 0, None, [], f"_{index}", True)
+                    )
+                    continue
                 prepared.append(
                     _prepare(
                         con, part_spec, source, part_options, journey, workdir, report, f"_{index}"
                     )
                 )
-            written = _write_all(warehouse, con, prepared, started, report)
+            written = _write(warehouse, con, prepared, started, journey, workdir, report)
     except BaseException:
         for part in prepared:  # the import did not commit: no quarantine file of it stays
             if part.quarantine:
@@ -281,6 +292,68 @@ def _prepare(
     return _Prepared(stage, summary, rows, rows_read, rejected, valid, quarantine, new_touchpoints)
 
 
+def _write(
+    warehouse: Warehouse,
+    con: duckdb.DuckDBPyConnection,
+    prepared: list[_Prepared],
+    started: dt.datetime,
+    journey: Journey,
+    workdir: Path,
+    report: Progress,
+) -> list[tuple[int, int, int]]:
+    """Write every source in one transaction. A source appended in one pass that turns out to
+    have bad rows is explained (and refused, or its bad rows set aside) and the transaction
+    run again; one the single pass cannot take goes the two-pass way."""
+    while True:
+        try:
+            written = _write_all(warehouse, con, prepared, started, report)
+        except BadRows as exc:
+            index = _position(prepared, exc.args[0])
+            prepared[index] = _explain(con, prepared[index], workdir, report)
+        except NotAppendable as exc:
+            index = _position(prepared, exc.args[0])
+            part = prepared[index]
+            if part.quarantine:
+                pending_path(part.quarantine).unlink(missing_ok=True)
+            stage = part.stage
+            prepared[index] = _prepare(
+                con, stage.spec, stage.source, stage.options, journey, workdir, report, part.suffix
+            )
+        else:
+            known = set(journey.touchpoints)
+            for part in prepared:
+                if part.appending:
+                    seen = part.summary["touchpoints"]
+                    part.new_touchpoints = sorted(t for t in seen if t not in known)
+            return written
+
+
+def _position(prepared: list[_Prepared], part: _Prepared) -> int:
+    return next(i for i, candidate in enumerate(prepared) if candidate is part)
+
+
+def _explain(
+    con: duckdb.DuckDBPyConnection, part: _Prepared, workdir: Path, report: Progress
+) -> _Prepared:
+    """The bad rows of a source being appended: refused, or (--skip-invalid) quarantined and
+    left out of the next attempt."""
+    stage = part.stage
+    numbered = typed_relation(con, stage, numbered=True)
+    report("finding bad rows", None)
+    problems = collect_problems(
+        con, numbered, stage.source, stage.plan, stage.checks, suffix=part.suffix
+    )
+    (bad,) = con.execute(f"SELECT count(*) FROM {problems.bad_rows}").fetchone()
+    (unsplit,) = con.execute(
+        f"SELECT count(*) FROM {problems.table} WHERE __row IS NULL"
+    ).fetchone()
+    rejected = int(bad) + int(unsplit)
+    if not stage.options.skip_invalid or misread_day_first(unreadable_layouts(problems)):
+        raise refusal(problems, rejected, stage.options)
+    quarantine = write_quarantine(workdir / QUARANTINE_DIR, problems.bad_rows, problems)
+    return dataclasses.replace(part, rejected=rejected, quarantine=quarantine, exclude_bad=True)
+
+
 def _write_all(
     warehouse: Warehouse,
     con: duckdb.DuckDBPyConnection,
@@ -290,18 +363,34 @@ def _write_all(
 ) -> list[tuple[int, int, int]]:
     """Every prepared source in one transaction, each with its import log row."""
     written = []
-    with warehouse.transaction():
+    # set outside the transaction: a bad row aborts it, and then nothing can be set
+    unordered = all("row_number()" not in part.rows for part in prepared)
+    with _unordered_writes(con, allowed=unordered), warehouse.transaction():
         for part in prepared:
-            # Without bad rows, the checks need not run again while writing.
-            skip_bad = bool(part.rejected)
-            with _unordered_writes(con, allowed="row_number()" not in part.rows):
+            if part.appending:
+                try:
+                    appended = append(con, part.stage, part.rows, report, part.exclude_bad)
+                except (BadRows, NotAppendable) as exc:
+                    raise type(exc)(part) from None  # the caller rolls back, then mends
+                _count_appended(part, appended)
+                imported, updated, duplicates = appended.imported, 0, appended.duplicates
+            else:
+                # Without bad rows, the checks need not run again while writing.
+                skip_bad = bool(part.rejected)
                 imported, updated = write(con, part.spec, part.rows, report, skip_bad=skip_bad)
-            duplicates = part.valid - imported - updated
+                duplicates = part.valid - imported - updated
             counts = (part.rows_read, imported, updated, duplicates, part.rejected)
             log_import(con, part.spec, part.stage.source, started, counts, part.quarantine)
             written.append((imported, updated, duplicates))
         crash_point("before-commit")
     return written
+
+
+def _count_appended(part: _Prepared, appended: Any) -> None:
+    """What the check pass would have counted, read from the rows just written."""
+    part.summary = {"touchpoints": appended.touchpoints, **appended.scale}
+    part.valid = appended.inserted
+    part.rows_read = appended.inserted + part.rejected
 
 
 def _result(

@@ -111,23 +111,30 @@ def collect(
     source: Source,
     plan: cols.ColumnPlan,
     checks: list[Check],
-    structural: list[tuple[int, str]],
-    records: int,
+    structural: list[tuple[int, str]] | None = None,
+    records: int | None = None,
     suffix: str = "",
 ) -> Problems:
     """Every (row, column, value, reason) among the bad rows of ``numbered`` (the typed
     relation with ``__row`` and ``__bad``), with the line a user sees.
 
     The bad rows are kept once, narrow (their raw values and what the rules read), in
-    ``problems.bad_rows``; each rule then scans only them. ``records`` is the number of records the
-    engine read (for the one-record-per-line test).
+    ``problems.bad_rows``; each rule then scans only them. ``structural`` are the records the
+    reader could not split and ``records`` the number it read (for the one-record-per-line
+    test); when not known yet, they are read from this scan of the whole file.
     """
-    from cxray.ingest.validation import condition_sql
+    from cxray.ingest.validation import condition_sql, forget_rejects, structural_rejects
+
+    if structural is None:
+        forget_rejects(con)  # of an earlier, unfinished scan: this one reads the whole file
+
+    from cxray.ingest.staging import failed_flag
 
     problems = problems_of(con, source, [], suffix)
     bad_rows = problems.bad_rows
     conditions = {check: condition_sql(check, plan) for check in checks}
     read = set(re.findall(r"\b__\w+", " ".join(conditions.values()))) - {"__row", "__bad"}
+    read |= {failed_flag(i) for i in range(len(checks))}
     raw_columns = [c for c in source.columns if not c.startswith("__")]
     if source.format == "jsonl":
         read.add("__json_line")
@@ -135,6 +142,8 @@ def collect(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {bad_rows} AS SELECT {kept} FROM {numbered} WHERE __bad"
     )
+    if structural is None:
+        structural = structural_rejects(con, source)
     parts = []
     if source.format == "jsonl":
         parts.append(
@@ -143,13 +152,13 @@ def collect(
         )
     # A line that is not JSON at all gets one reason, not one per missing field.
     only_parsed = f" AND coalesce({JSON_OBJECT_LINE}, false)" if source.format == "jsonl" else ""
-    for check, condition in conditions.items():
+    for index, check in enumerate(checks):
         src = plan.sources.get(check.column)
         raw = f"left(CAST({quote_ident(src)} AS VARCHAR), {VALUE_CHARS})" if src else "NULL"
         parts.append(
             f"SELECT __row, {sql_literal(src or check.column)}, {raw}, "
             f"{sql_literal(check.reason)} FROM {bad_rows} "
-            f"WHERE coalesce({condition}, false){only_parsed}"
+            f"WHERE {failed_flag(index)}{only_parsed}"
         )
     if parts:
         con.execute(
@@ -218,10 +227,12 @@ def _place_on_lines(
     problems: Problems,
     source: Source,
     structural: list[tuple[int, str]],
-    records: int,
+    records: int | None,
 ) -> list[tuple[int, str]]:
     """Fill ``line`` from ``__row``; returns records that could not be split into fields."""
     offset = int(source.row_offset)
+    if source.format == "csv" and not structural and records is None:
+        (records,) = con.execute(f"SELECT count(*) FROM {source.relation}").fetchone()
     if source.format != "csv" or (not structural and _one_record_per_line(source, records)):
         con.execute(f"UPDATE {problems.table} SET line = __row + {offset}")
         return []

@@ -204,8 +204,9 @@ def id_expression(spec: TableSpec, plan: cols.ColumnPlan) -> str | None:
 def typed_relation(con: duckdb.DuckDBPyConnection, stage: Stage, numbered: bool) -> str:
     """The file as SQL: its raw columns, typed canonical ``__t_*`` columns and a ``__bad`` flag.
 
-    ``numbered`` adds ``__row``, the record's place in the file; it costs a window over the
-    whole file, so only the error and repeated-key paths ask for it.
+    ``numbered`` adds ``__row``, the record's place in the file, and per rule a flag
+    (``failed_flag``); it costs a window over the whole file, so only the error and
+    repeated-key paths ask for it.
     """
     spec, source, plan = stage.spec, stage.source, stage.plan
     exprs = typed_expressions(con, stage)
@@ -233,6 +234,12 @@ def typed_relation(con: duckdb.DuckDBPyConnection, stage: Stage, numbered: bool)
     if stage.lifetime:
         body = life.derive(stage.lifetime, plan, body)
     conditions = [f"coalesce({condition_sql(check, plan)}, false)" for check in stage.checks]
+    if numbered and conditions:
+        # Which rule each row fails, decided once here: the bad rows are then explained from
+        # these flags instead of every rule being evaluated again (problems.collect).
+        flags = ", ".join(f"{c} AS {failed_flag(i)}" for i, c in enumerate(conditions))
+        body = f"SELECT *, {flags} FROM ({body})"
+        conditions = [failed_flag(i) for i in range(len(conditions))]
     if source.format == "jsonl":
         conditions.append(f"NOT coalesce({JSON_OBJECT_LINE}, false)")
     bad = " OR ".join(conditions) if conditions else "false"
@@ -242,6 +249,11 @@ def typed_relation(con: duckdb.DuckDBPyConnection, stage: Stage, numbered: bool)
         # and the checks have run in parallel below it.
         relation = f"SELECT row_number() OVER () AS __row, * FROM ({relation})"
     return f"({relation})"
+
+
+def failed_flag(index: int) -> str:
+    """The column of a numbered relation that is true where the row fails rule ``index``."""
+    return f"__failed_{index}"
 
 
 def scan_summary(

@@ -165,7 +165,8 @@ def text_checks(column: str) -> list[Check]:
     """
     structured = (
         "(typeof({raw}) LIKE '%[]' OR typeof({raw}) SIMILAR TO '(STRUCT|MAP|UNION|JSON).*' "
-        "OR (left(CAST({raw} AS VARCHAR), 1) IN ('[', '{') AND json_valid(CAST({raw} AS VARCHAR))))"
+        # ascii() of the first character: cheaper than left(); 91 is '[', 123 is '{'
+        "OR (ascii(CAST({raw} AS VARCHAR)) IN (91, 123) AND json_valid(CAST({raw} AS VARCHAR))))"
     )
     rules = [Check(column, f"{{raw}} IS NOT NULL AND {structured}", STRUCTURED)]
     rules.append(
@@ -176,6 +177,13 @@ def text_checks(column: str) -> list[Check]:
         )
     )
     return rules
+
+
+def forget_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what the CSV reader set aside so far: the next scan lists its own."""
+    for table in ("cxray_rejects", "cxray_rejects_scan"):
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple[int, str]]:
@@ -190,9 +198,7 @@ def structural_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> list[t
     except duckdb.Error:
         return []
     finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects")
-            con.execute("DROP TABLE IF EXISTS temp.cxray_rejects_scan")
+        forget_rejects(con)
     return [(int(line), message) for line, message in rows]
 
 
@@ -274,13 +280,15 @@ def json_disagree(first: str, later: str) -> str:
 STAR_SCALE_MIN_ROWS = 20
 
 
-def scale_aggregates() -> dict[str, str]:
-    """NPS answers among the valid rows and their range: 1–5 only looks like star ratings."""
-    nps = "NOT __bad AND __t_metric = 'nps' AND __t_score IS NOT NULL"
+def scale_aggregates(prefix: str = "__t_", valid: str = "NOT __bad") -> dict[str, str]:
+    """NPS answers among the valid rows and their range: 1–5 only looks like star ratings.
+
+    Over the typed relation by default; ``prefix=""`` reads rows already stored."""
+    nps = f"{valid} AND {prefix}metric = 'nps' AND {prefix}score IS NOT NULL"
     return {
         "nps_n": f"count(*) FILTER (WHERE {nps})",
-        "nps_min": f"min(__t_score) FILTER (WHERE {nps})",
-        "nps_max": f"max(__t_score) FILTER (WHERE {nps})",
+        "nps_min": f"min({prefix}score) FILTER (WHERE {nps})",
+        "nps_max": f"max({prefix}score) FILTER (WHERE {nps})",
     }
 
 
