@@ -1,7 +1,8 @@
 """Run every benchmark: `python -m benchmarks [name ...]`.
 
-Names: import, xes, analysis, drivers, and calibration (alias drivers-calibration: false-discovery
-share and interval coverage of the drivers on planted companies; not part of the default run).
+Names: import, xes, analysis, drivers, startup, and calibration (alias drivers-calibration:
+false-discovery share and interval coverage of the drivers on planted companies; not part of the
+default run).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["bench_import", "bench_analysis", "bench_drivers", "bench_xes"]
+SUITES = ["bench_import", "bench_analysis", "bench_drivers", "bench_xes", "bench_startup"]
 
 
 def main(argv: list[str]) -> None:

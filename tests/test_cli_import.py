@@ -83,7 +83,7 @@ def test_a_dry_run_in_dutch_says_why_a_column_was_not_guessed(workspace):
     assert "Kolomtoewijzing" in out and "niet gevonden" in out
     assert "niet geraden: Type voor metric: de waarden zijn geen metrieken die cxray kent" in out
     assert "--map Type=metric" in out
-    assert "verplichte kolom(men) ontbreken: metric, score" in out
+    assert "verplichte kolommen ontbreken: metric en score" in out
 
 
 def test_a_dry_run_as_json_and_csv(workspace):

@@ -11,15 +11,20 @@ import codecs
 import difflib
 import math
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tomlkit
+from cxray.i18n import Message, days, plural
+from cxray.labels import UNASSIGNED
 
-UNASSIGNED = "unassigned"
+if TYPE_CHECKING:
+    import tomlkit
+
 
 TEMPLATES: dict[str, list[str]] = {
     "five-phase": ["awareness", "consideration", "conversion", "loyalty", "advocacy"],
@@ -40,7 +45,10 @@ CHANNELS = ("web", "app", "email", "phone", "store", "social", "logistics", "mai
 
 
 class JourneyError(ValueError):
-    """The journey file is invalid; the message names the file and the key."""
+    """The journey file is invalid; the message names the file and the key.
+
+    Raised with a :class:`~cxray.i18n.Message`: ``str()`` is English, ``text_of(exc, "nl")``
+    Dutch."""
 
 
 @dataclass(frozen=True)
@@ -174,41 +182,83 @@ def load(path: Path) -> Journey:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise JourneyError(f"{path}: no journey file here (create one with 'cxray init')") from None
+        raise _error(
+            f"{path}: no journey file here (create one with 'cxray init')",
+            f"{path}: hier is geen journeybestand (maak er een met 'cxray init')",
+        ) from None
     except IsADirectoryError:
-        raise JourneyError(f"{path}: is a folder, not a journey file") from None
+        raise _error(
+            f"{path}: is a folder, not a journey file", f"{path}: is een map, geen journeybestand"
+        ) from None
     except OSError as exc:
-        raise JourneyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        reason = exc.strerror or exc
+        raise _error(
+            f"{path}: cannot be read ({reason})", f"{path}: kan niet worden gelezen ({reason})"
+        ) from None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise JourneyError(f"{path}: the file is saved as UTF-16; save it as UTF-8")
+        raise _error(
+            f"{path}: the file is saved as UTF-16; save it as UTF-8",
+            f"{path}: het bestand is opgeslagen als UTF-16; sla het op als UTF-8",
+        )
     try:
         text = raw.decode("utf-8-sig")  # Windows editors may start a UTF-8 file with a BOM
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise JourneyError(
-            f"{path}: line {line}: not UTF-8 text; save the journey file as UTF-8"
+        raise _error(
+            f"{path}: line {line}: not UTF-8 text; save the journey file as UTF-8",
+            f"{path}: regel {line}: geen UTF-8-tekst; sla het journeybestand op als UTF-8",
         ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise JourneyError(f"{path}: not valid TOML: {exc}") from None
+        raise _error(f"{path}: not valid TOML: {exc}", _toml_error_nl(path, exc)) from None
     return from_dict(data, source=str(path))
 
 
+def _error(en: str, nl: str) -> JourneyError:
+    return JourneyError(Message(en, nl))
+
+
+def _toml_error_nl(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """The parser explains in English; the Dutch text says where, and quotes the parser."""
+    found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    where = f" (regel {found[1]}, kolom {found[2]})" if found else ""
+    detail = str(exc).split(" (at ", 1)[0]
+    return f"{path}: geen geldige TOML{where}: {detail}"
+
+
 def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
-    def fail(key: str, reason: str) -> JourneyError:
-        return JourneyError(f"{source}: [{key}] {reason}")
+    def fail(key: str, reason: Message) -> JourneyError:
+        return JourneyError(
+            Message(f"{source}: [{key}] {reason.en}", f"{source}: [{key}] {reason.nl}")
+        )
+
+    M = Message
 
     _refuse_unknown(data, SECTIONS, "", fail)
     section = data.get("journey", {})
     _refuse_unknown(section, {"name", "template", "phases"}, "journey", fail)
     phases = section.get("phases")
     if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
-        raise fail("journey", "'phases' must be a non-empty list of phase names, in order")
+        raise fail(
+            "journey",
+            M(
+                "'phases' must be a non-empty list of phase names, in order",
+                "'phases' moet een niet-lege lijst van fasenamen zijn, op volgorde",
+            ),
+        )
     if len(set(phases)) != len(phases):
-        raise fail("journey", "'phases' lists a phase twice")
+        raise fail(
+            "journey", M("'phases' lists a phase twice", "'phases' noemt een fase twee keer")
+        )
     if UNASSIGNED in phases:
-        raise fail("journey", f"'{UNASSIGNED}' is reserved for touchpoints without a phase")
+        raise fail(
+            "journey",
+            M(
+                f"'{UNASSIGNED}' is reserved for touchpoints without a phase",
+                f"'{UNASSIGNED}' is gereserveerd voor contactmomenten zonder fase",
+            ),
+        )
     name = _text(section, "name", "journey", fail) or "Journey"
     _text(section, "template", "journey", fail)
 
@@ -218,13 +268,24 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     for tp_name, spec in tp_section.items():
         where = f"touchpoints.{tp_name}"
         if not isinstance(spec, dict):
-            raise fail(where, 'must be a table, e.g. phase = "conversion"')
+            raise fail(
+                where,
+                M(
+                    'must be a table, e.g. phase = "conversion"',
+                    'moet een tabel zijn, bijv. phase = "conversion"',
+                ),
+            )
         _refuse_unknown(spec, TOUCHPOINT_KEYS, where, fail)
         phase = _text(spec, "phase", where, fail)
         phase = UNASSIGNED if phase is None else phase
         if phase != UNASSIGNED and phase not in phases:
+            listed = ", ".join(phases)
             raise fail(
-                where, f"phase {phase!r} is not one of the journey's phases ({', '.join(phases)})"
+                where,
+                M(
+                    f"phase {phase!r} is not one of the journey's phases ({listed})",
+                    f"fase {phase!r} is geen van de fasen van de journey ({listed})",
+                ),
             )
         touchpoints[tp_name] = Touchpoint(
             name=tp_name,
@@ -242,15 +303,30 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     if inactive is not None and (
         isinstance(inactive, bool) or not isinstance(inactive, int) or inactive <= 0
     ):
-        raise fail("churn", "'inactive_days' must be a positive whole number of days")
+        raise fail(
+            "churn",
+            M(
+                "'inactive_days' must be a positive whole number of days",
+                "'inactive_days' moet een positief geheel aantal dagen zijn",
+            ),
+        )
     if inactive is not None and inactive > MAX_INACTIVE_DAYS:
         raise fail(
             "churn",
-            f"'inactive_days = {inactive}' is more than 100 years ({MAX_INACTIVE_DAYS:,} days)",
+            M(
+                f"'inactive_days = {inactive}' is more than 100 years ({days(MAX_INACTIVE_DAYS, 'en')})",
+                f"'inactive_days = {inactive}' is meer dan 100 jaar ({days(MAX_INACTIVE_DAYS, 'nl')})",
+            ),
         )
     churn_tps = churn_data.get("touchpoints", [])
     if not isinstance(churn_tps, list) or not all(isinstance(t, str) for t in churn_tps):
-        raise fail("churn", "'touchpoints' must be a list of touchpoint names")
+        raise fail(
+            "churn",
+            M(
+                "'touchpoints' must be a list of touchpoint names",
+                "'touchpoints' moet een lijst van namen van contactmomenten zijn",
+            ),
+        )
     churn = ChurnRule(touchpoints=tuple(churn_tps), inactive_days=inactive)
 
     scales = dict(DEFAULT_SCALES)
@@ -261,11 +337,17 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         if not isinstance(spec, dict) or not all(
             _is_number(spec.get(k)) and math.isfinite(spec[k]) for k in ("min", "max")
         ):
-            raise fail(where, "needs numeric 'min' and 'max', e.g. { min = 1, max = 5 }")
+            raise fail(
+                where,
+                M(
+                    "needs numeric 'min' and 'max', e.g. { min = 1, max = 5 }",
+                    "heeft een getal als 'min' en 'max' nodig, bijv. { min = 1, max = 5 }",
+                ),
+            )
         _refuse_unknown(spec, {"min", "max", "higher_is_easier"}, where, fail)
         lo, hi = float(spec["min"]), float(spec["max"])
         if lo >= hi:
-            raise fail(where, "'min' must be below 'max'")
+            raise fail(where, M("'min' must be below 'max'", "'min' moet kleiner zijn dan 'max'"))
         scales[metric] = Scale(lo, hi, _flag(spec, "higher_is_easier", where, fail, default=True))
 
     bad = data.get("bad_experience", {})
@@ -275,27 +357,49 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         metric = key[: -len("_at_most")] if key.endswith("_at_most") else None
         if metric is None or metric not in scales:
             known = ", ".join(f"{m}_at_most" for m in scales)
-            raise fail("bad_experience", f"unknown key {key!r}; known keys: {known}")
+            raise fail(
+                "bad_experience",
+                M(
+                    f"unknown key {key!r}; known keys: {known}",
+                    f"onbekende sleutel {key!r}; bekende sleutels: {known}",
+                ),
+            )
         if limit is None or limit is False:
             thresholds.pop(metric, None)
             continue
         if not _is_number(limit):
-            raise fail("bad_experience", f"'{key}' must be a number on the {metric} scale")
-        if not scales[metric].contains(limit):
-            scale = scales[metric]
             raise fail(
                 "bad_experience",
-                f"'{key} = {limit}' is outside the {metric} scale ({scale.min:g}–{scale.max:g})",
+                M(
+                    f"'{key}' must be a number on the {metric} scale",
+                    f"'{key}' moet een getal op de {metric}-schaal zijn",
+                ),
+            )
+        if not scales[metric].contains(limit):
+            scale = scales[metric]
+            span = f"{scale.min:g}–{scale.max:g}"
+            raise fail(
+                "bad_experience",
+                M(
+                    f"'{key} = {limit}' is outside the {metric} scale ({span})",
+                    f"'{key} = {limit}' ligt buiten de {metric}-schaal ({span})",
+                ),
             )
         thresholds[metric] = float(limit)
     for metric in set(thresholds) - {k[: -len("_at_most")] for k in bad}:
         if not scales[metric].contains(thresholds[metric]):  # a default that the scale lost
             scale = scales[metric]
+            span, default = f"{scale.min:g}–{scale.max:g}", f"{thresholds[metric]:g}"
             raise fail(
                 "bad_experience",
-                f"the {metric} scale is {scale.min:g}–{scale.max:g}, so the default "
-                f"'{metric}_at_most = {thresholds[metric]:g}' does not fit; set "
-                f"{metric}_at_most (or {metric}_at_most = false for none)",
+                M(
+                    f"the {metric} scale is {span}, so the default "
+                    f"'{metric}_at_most = {default}' does not fit; set "
+                    f"{metric}_at_most (or {metric}_at_most = false for none)",
+                    f"de {metric}-schaal is {span}, dus de standaardwaarde "
+                    f"'{metric}_at_most = {default}' past niet; geef {metric}_at_most op "
+                    f"(of {metric}_at_most = false voor geen drempel)",
+                ),
             )
     bad_rule = BadExperienceRule(thresholds)
     warehouse = data.get("warehouse", {})
@@ -324,14 +428,26 @@ def _is_number(value: object) -> bool:
 def _text(table: dict, key: str, where: str, fail) -> str | None:
     value = table.get(key)
     if value is not None and not isinstance(value, str):
-        raise fail(where, f"'{key}' must be text in quotes, e.g. {key} = \"...\"")
+        raise fail(
+            where,
+            Message(
+                f"'{key}' must be text in quotes, e.g. {key} = \"...\"",
+                f"'{key}' moet tekst tussen aanhalingstekens zijn, bijv. {key} = \"...\"",
+            ),
+        )
     return value
 
 
 def _flag(table: dict, key: str, where: str, fail, *, default: bool) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise fail(where, f"'{key}' must be true or false (without quotes)")
+        raise fail(
+            where,
+            Message(
+                f"'{key}' must be true or false (without quotes)",
+                f"'{key}' moet true of false zijn (zonder aanhalingstekens)",
+            ),
+        )
     return value
 
 
@@ -340,7 +456,13 @@ SECTIONS = {"journey", "touchpoints", "churn", "bad_experience", "scales", "ware
 
 def _require_table(table: object, where: str, fail) -> None:
     if not isinstance(table, dict):
-        raise fail(where, f"must be a table ([{where}] on a line of its own, keys below it)")
+        raise fail(
+            where,
+            Message(
+                f"must be a table ([{where}] on a line of its own, keys below it)",
+                f"moet een tabel zijn ([{where}] op een eigen regel, de sleutels eronder)",
+            ),
+        )
 
 
 def _refuse_unknown(table: object, known: set[str], where: str, fail) -> None:
@@ -348,18 +470,37 @@ def _refuse_unknown(table: object, known: set[str], where: str, fail) -> None:
     _require_table(table, where or "file", fail)
     unknown = sorted(set(table) - known)
     if unknown:
+        names, listed = ", ".join(unknown), ", ".join(sorted(known))
         if where:
             raise fail(
-                where, f"unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+                where,
+                Message(
+                    f"{plural(len(unknown), 'unknown key', 'unknown keys')}: {names} "
+                    f"(known: {listed})",
+                    f"{plural(len(unknown), 'onbekende sleutel', 'onbekende sleutels')}: {names} "
+                    f"(bekend: {listed})",
+                ),
             )
-        raise fail(unknown[0], f"unknown section; known sections: {', '.join(sorted(known))}")
+        raise fail(
+            unknown[0],
+            Message(
+                f"unknown section; known sections: {listed}",
+                f"onbekende sectie; bekende secties: {listed}",
+            ),
+        )
 
 
 # -- writing ------------------------------------------------------------------------------
 def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
     """A commented journey file for a new workspace."""
+    import tomlkit  # writing only: reading a journey needs tomllib alone
+
     if template not in TEMPLATES:
-        raise JourneyError(f"unknown template {template!r}; choose one of: {', '.join(TEMPLATES)}")
+        names = ", ".join(TEMPLATES)
+        raise _error(
+            f"unknown template {template!r}; choose one of: {names}",
+            f"onbekend sjabloon {template!r}; kies uit: {names}",
+        )
     doc = tomlkit.document()
     doc.add(
         tomlkit.comment("cxray journey file: phases, touchpoints, churn and bad-experience rules.")
@@ -410,6 +551,8 @@ def template_document(template: str, name: str) -> tomlkit.TOMLDocument:
 
 def add_touchpoints(path: Path, names: Iterable[str], **attrs: object) -> None:
     """Append touchpoints to the journey file, keeping everything already in it."""
+    import tomlkit
+
     path = Path(path)
     doc = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
     if "touchpoints" not in doc:

@@ -10,15 +10,15 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ibis.expr.types as ir
-import tomlkit
-
 from cxray import journey as journey_mod
+from cxray.i18n import Message
 from cxray.ingest.reconcile import Repair, reconcile
 from cxray.journey import Journey
 from cxray.warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from cxray.ingest.importer import ImportResult
     from cxray.ingest.preview import Preview
     from cxray.ingest.status import Status
@@ -27,7 +27,7 @@ JOURNEY_FILE = "cxray.toml"
 
 
 class WorkspaceError(RuntimeError):
-    pass
+    """The folder is no workspace (or already one); raised with a bilingual Message."""
 
 
 class Workspace:
@@ -349,9 +349,16 @@ def init(
     path = Path(path)
     if (path / JOURNEY_FILE).exists():
         if not overwrite:
-            raise WorkspaceError(f"{path}: already a workspace (use overwrite to start afresh)")
+            raise WorkspaceError(
+                Message(
+                    f"{path}: already a workspace (use overwrite to start afresh)",
+                    f"{path}: is al een werkruimte (gebruik overwrite om opnieuw te beginnen)",
+                )
+            )
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+    import tomlkit  # writing a journey file only: opening one needs tomllib alone
+
     doc = journey_mod.template_document(template, name or path.resolve().name)
     if warehouse_url:
         doc["warehouse"] = tomlkit.table()
@@ -371,7 +378,12 @@ def open(path: str | Path, read_only: bool = False) -> Workspace:
     path = Path(path)
     if not (path / JOURNEY_FILE).exists():
         raise WorkspaceError(
-            f"{path}: not a cxray workspace (no {JOURNEY_FILE}); create one with 'cxray init {path}'"
+            Message(
+                f"{path}: not a cxray workspace (no {JOURNEY_FILE}); create one with "
+                f"'cxray init {path}'",
+                f"{path}: geen cxray-werkruimte (geen {JOURNEY_FILE}); maak er een met "
+                f"'cxray init {path}'",
+            )
         )
     journey = journey_mod.load(path / JOURNEY_FILE)
     warehouse = connect(journey.warehouse_url, path, read_only=read_only)

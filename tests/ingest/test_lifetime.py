@@ -57,7 +57,7 @@ def test_tenure_churned_and_as_of_become_start_end_and_last_seen(ws, tmp_path):
     assert (result.lifetime_customers, result.lifetime_churned) == (4, 2)
     assert result.as_of == "2024-01-31"
     assert "lifetime data: 4 customer(s), 2 of them churned; as of 2024-01-31" in result.summary()
-    assert "levensduurgegevens: 4 klant(en), van wie 2 vertrokken; peildatum" in result.summary(
+    assert "levensduurgegevens: 4 klanten, van wie 2 zijn vertrokken; peildatum" in result.summary(
         "nl"
     )
     rows = stored(ws)

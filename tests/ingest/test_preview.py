@@ -89,7 +89,7 @@ def test_an_ambiguous_type_column_is_not_guessed(ws, tmp_path):
     assert "'IP Address' on line 2" in preview.problem
     assert "--map Type=metric" in preview.problem and "--set metric=nps" in preview.problem
     assert preview.rows.empty
-    assert "verplichte kolom(men) ontbreken: metric" in preview.summary("nl")
+    assert "een verplichte kolom ontbreekt: metric" in preview.summary("nl")
     with pytest.raises(ImportError_, match="Type was not taken for metric"):
         ws.import_table("feedback", path, {"Q1": "score"})
     # values that are metrics make the same alias fit
@@ -215,7 +215,7 @@ def test_the_result_reads_in_english_dutch_and_json(ws, tmp_path):
     preview = ws.preview_import("events", path)
     assert preview.summary() == "Dry run, nothing written: 2 row(s) read, 1 would be refused."
     assert preview.summary("nl") == (
-        "Proefimport, niets geschreven: 2 rij(en) gelezen, 1 zou(den) worden afgewezen."
+        "Proefimport, niets geschreven: 2 rijen gelezen, 1 zou worden afgewezen."
     )
     data = json.loads(json.dumps(preview.to_dict()))
     assert data["dry_run"] is True and data["rows_refused"] == 1

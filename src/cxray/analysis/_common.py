@@ -7,22 +7,25 @@ column) or works on small, already aggregated numbers (formatting for the plain-
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cxray.journey import UNASSIGNED, Journey
 from cxray.results import frame_records
+
+if TYPE_CHECKING:  # loaded by the functions that use them: `cxray status` needs neither
+    import ibis.expr.types as ir
+    import pandas as pd
 
 LANGS = ("en", "nl")
 MISSING = "(missing)"  # group label for rows whose grouping value is unknown
 ALL = "all"  # group label when nothing is grouped
 
-TOUCHPOINT_SCHEMA = ibis.schema(
-    {"touchpoint": "string", "phase": "string", "phase_index": "int64", "tp_channel": "string"}
-)
+TOUCHPOINT_COLUMNS = {
+    "touchpoint": "string",
+    "phase": "string",
+    "phase_index": "int64",
+    "tp_channel": "string",
+}
 
 
 def check_lang(lang: str) -> str:
@@ -37,6 +40,9 @@ def touchpoint_table(journey: Journey) -> ir.Table:
     Columns: touchpoint, phase, phase_index (position in the journey's ordered phases; null for
     unassigned touchpoints), tp_channel (the configured channel, may be null).
     """
+    import ibis
+    import pandas as pd
+
     rows = [
         {
             "touchpoint": name,
@@ -46,9 +52,9 @@ def touchpoint_table(journey: Journey) -> ir.Table:
         }
         for name, tp in journey.touchpoints.items()
     ]
-    frame = pd.DataFrame(rows, columns=list(TOUCHPOINT_SCHEMA.names))
+    frame = pd.DataFrame(rows, columns=list(TOUCHPOINT_COLUMNS))
     frame["phase_index"] = frame["phase_index"].astype("Int64")
-    return ibis.memtable(frame, schema=TOUCHPOINT_SCHEMA)
+    return ibis.memtable(frame, schema=ibis.schema(TOUCHPOINT_COLUMNS))
 
 
 def phase_or_unassigned(phase: ir.StringValue) -> ir.StringValue:
@@ -57,6 +63,8 @@ def phase_or_unassigned(phase: ir.StringValue) -> ir.StringValue:
 
 def json_text(value: ir.JSONValue) -> ir.StringValue:
     """A JSON scalar as text, whatever its JSON type (string, integer, number, boolean)."""
+    import ibis
+
     return ibis.coalesce(
         value.str, value.int.cast("string"), value.float.cast("string"), value.bool.cast("string")
     )
@@ -93,6 +101,7 @@ def time_bounds(
     A plain date as ``end`` (``"2024-03-31"`` or a ``datetime.date``) means up to and including
     that whole day, as people read a date range.
     """
+    import pandas as pd
 
     def parse(value: Any) -> pd.Timestamp | None:
         if value is None:
@@ -110,6 +119,8 @@ def time_bounds(
 
 
 def _is_plain_date(value: Any) -> bool:
+    import pandas as pd
+
     if isinstance(value, dt.datetime | pd.Timestamp):
         return False
     if isinstance(value, dt.date):
@@ -119,6 +130,8 @@ def _is_plain_date(value: Any) -> bool:
 
 def within(ts: ir.TimestampValue, lower: pd.Timestamp | None, upper: pd.Timestamp | None):
     """A filter for lower <= ts < upper (either bound may be missing)."""
+    import ibis
+
     condition = ibis.literal(True)
     if lower is not None:
         condition &= ts >= ibis.literal(lower.to_pydatetime(), type="timestamp('UTC')")

@@ -12,18 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
-
-from cxray.analysis._common import check_lang, count_true, fmt_num, fmt_pct
+from cxray.analysis._common import check_lang, fmt_num, fmt_pct
 from cxray.analysis.lifetimes import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
     SECONDS_PER_DAY,
-    customer_lifetimes,
     data_end,
     data_start,
     inactivity_applies,
-    observed_until,
+    lifetime_counts,
 )
+from cxray.i18n import count_of, join_words
+from cxray.i18n import days as days_text
 from cxray.results import Result, jsonable
+from cxray.warehouse import literals
 
 # Round suggestions to values people choose: a week, two, a month, a quarter, ...
 NICE_DAYS = (7, 14, 30, 45, 60, 90, 120, 180, 270, 365, 545, 730)
@@ -80,7 +82,8 @@ class ChurnCheck(Result):
         n = fmt_num(self.customers, lang)
         span = "" if self.span_days is None else _days(self.span_days, lang)
         if nl:
-            parts = [f"{fmt_num(self.left, lang)} van {n} klanten afgehaakt"]
+            left = "is" if self.left == 1 else "zijn"
+            parts = [f"{fmt_num(self.left, lang)} van de {n} klanten {left} afgehaakt"]
             by = [f"{fmt_num(self.explicit, lang)} door opzegging"]
             if self.inactive_days:
                 by.append(f"{fmt_num(self.inactivity, lang)} door inactiviteit")
@@ -113,11 +116,15 @@ class ChurnCheck(Result):
                 f"in cxray.toml.{suggestion}"
             )
         if self.churn_touchpoints_unseen:
-            names = ", ".join(self.churn_touchpoints_unseen)
+            unseen = self.churn_touchpoints_unseen
+            one = len(unseen) == 1
             out.append(
-                f"Churn-contactmoment(en) {names} komen in geen enkele interactie voor."
+                f"{'Churn-contactmoment' if one else 'De churn-contactmomenten'} "
+                f"{join_words(unseen, lang)} {'komt' if one else 'komen'} in geen enkele "
+                "interactie voor."
                 if nl
-                else f"Churn touchpoint(s) {names} never occur in the events."
+                else f"{'Churn touchpoint' if one else 'Churn touchpoints'} "
+                f"{join_words(unseen, lang)} never {'occurs' if one else 'occur'} in the events."
             )
         if days and not self.inactivity_applies and self.span_days is not None:
             span = _days(self.span_days, lang)
@@ -159,10 +166,10 @@ class ChurnCheck(Result):
         ):
             out.append(
                 f"{fmt_pct(self.too_new / self.customers, lang)} van de klanten begon in de laatste "
-                f"{days} dagen: te nieuw om op inactiviteit te beoordelen.{suggestion}"
+                f"{_days(days, lang)}: te nieuw om op inactiviteit te beoordelen.{suggestion}"
                 if nl
                 else f"{fmt_pct(self.too_new / self.customers, lang)} of customers started in the "
-                f"last {days} days: too new to judge by inactivity.{suggestion}"
+                f"last {_days(days, lang)}: too new to judge by inactivity.{suggestion}"
             )
         return out
 
@@ -172,15 +179,18 @@ class ChurnCheck(Result):
         out: list[str] = []
         days = self.inactive_days
         if days and self.inactivity_applies and self.explicit_after_window:
+            n = self.explicit_after_window
+            window = _days(days, lang)
             out.append(
-                f"{fmt_num(self.explicit_after_window, lang)} opzeggingen in de laatste {days} "
-                "dagen tellen als afgehaakt, maar analyses van de tijd tot churn stoppen "
-                f"{days} dagen voor het einde van de gegevens (daarna is inactiviteit nog niet te "
-                "zien)."
+                f"{count_of(n, lang, ('', ''), ('opzegging', 'opzeggingen'))} in de laatste "
+                f"{window} {'telt' if n == 1 else 'tellen'} als afgehaakt, maar analyses van de "
+                f"tijd tot churn stoppen {window} vóór het einde van de gegevens (daarna is "
+                "inactiviteit nog niet te zien)."
                 if nl
-                else f"{fmt_num(self.explicit_after_window, lang)} cancellations in the last "
-                f"{days} days count as churned, but time-to-churn analyses stop {days} days before "
-                "the end of the data (inactivity cannot be seen after that yet)."
+                else f"{count_of(n, lang, ('cancellation', 'cancellations'), ('', ''))} in the "
+                f"last {window} {'counts' if n == 1 else 'count'} as churned, but time-to-churn "
+                f"analyses stop {window} before the end of the data (inactivity cannot be seen "
+                "after that yet)."
             )
         return out
 
@@ -199,10 +209,8 @@ class ChurnCheck(Result):
         )
 
 
-def _days(days: float, lang: str) -> str:
-    whole = round(days)
-    word = ("dag" if whole == 1 else "dagen") if lang == "nl" else ("day" if whole == 1 else "days")
-    return f"{fmt_num(whole, lang)} {word}"
+def _days(count: float, lang: str) -> str:
+    return days_text(round(count), lang)
 
 
 def _nice(days: float) -> int:
@@ -215,47 +223,46 @@ def _gap_profile(ws: Any) -> tuple[float | None, float | None]:
     Computed in the engine over activity days (one row per customer and day), so a customer
     clicking ten times in a session counts as one visit.
     """
-    events = ws.events
+    warehouse = ws.warehouse
+    events = warehouse.relation("events", EVENT_COLUMNS)
     churn = list(ws.journey.churn.touchpoints)
-    if churn:
-        events = events.filter(~events.touchpoint.isin(churn))
-    days = events.select("customer_id", day=events.ts.truncate("D")).distinct()
-    window = ibis.window(group_by=days.customer_id, order_by=days.day)
-    gaps = days.select(
-        "customer_id",
-        gap=(days.day.epoch_seconds() - days.day.lag().over(window).epoch_seconds())
-        / SECONDS_PER_DAY,
+    not_churn = f"WHERE touchpoint NOT IN {literals(churn)}" if churn else ""
+    (row,) = warehouse.query(
+        f"""
+        WITH days AS (
+            SELECT DISTINCT customer_id, DATE_TRUNC('day', ts) AS day FROM {events} {not_churn}
+        ), gaps AS (
+            SELECT (EXTRACT(EPOCH FROM day) - EXTRACT(EPOCH FROM LAG(day) OVER (
+                PARTITION BY customer_id ORDER BY day))) / {SECONDS_PER_DAY} AS gap
+            FROM days
+        ), visits AS (
+            SELECT customer_id, COUNT(*) AS n FROM days GROUP BY customer_id
+        )
+        SELECT
+            (SELECT PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY gap) FROM gaps
+                WHERE gap IS NOT NULL),
+            (SELECT COUNT(*) FILTER (WHERE n <= 1) FROM visits),
+            (SELECT COUNT(*) FROM visits)
+        """
     )
-    gap = gaps.filter(gaps.gap.notnull()).gap
-    p90 = gap.quantile(0.9).execute()
-    per_customer = days.group_by("customer_id").aggregate(n=days.count())
-    shares = per_customer.aggregate(
-        single=count_true(per_customer.n <= 1), total=per_customer.count()
-    ).execute()
-    total = int(shares.total.iloc[0] or 0)
-    single = float(shares.single.iloc[0] or 0) / total if total else None
+    p90, single_n, total = row
+    single = float(single_n or 0) / total if total else None
     p90 = None if p90 is None or p90 != p90 else float(p90)
     return single, p90
 
 
 def churn_check(ws: Any) -> ChurnCheck:
-    """Churned customers by rule, the data span and warnings about a rule that does not fit."""
+    """Churned customers by rule, the data span and warnings about a rule that does not fit.
+
+    In plain SQL (``lifetime_counts``): `cxray status` and every churn answer ask for it, and it
+    must not wait for Ibis to load.
+    """
     rule = ws.journey.churn
+    warehouse = ws.warehouse
     end = data_end(ws)
     start = data_start(ws)
     span = None if end is None or start is None else (end - start).total_seconds() / 86400
-    until = observed_until(ws, end)
-    life = customer_lifetimes(ws, end)
-    until_lit = ibis.literal(until, type="timestamp('UTC')") if until else None
-    after = (life.left_ts > until_lit) if until_lit is not None else ibis.literal(False)
-    counts = life.aggregate(
-        customers=life.count(),
-        explicit=count_true(life.left & life.explicit),
-        explicit_after=count_true(life.left & life.explicit & after),
-        inactivity=count_true(life.left & ~life.explicit),
-        too_new=count_true(life.too_new),
-    ).execute()
-    row = {k: int(v or 0) for k, v in counts.iloc[0].items()} if len(counts) else {}
+    row = lifetime_counts(ws, end)
     customers_n = row.get("customers", 0)
     judged = customers_n - row.get("too_new", 0)
     applies = inactivity_applies(ws, end)
@@ -268,7 +275,7 @@ def churn_check(ws: Any) -> ChurnCheck:
         or (days and applies and row.get("too_new", 0) > MOSTLY * max(customers_n, 1))
     )
     single, p90 = (None, None)
-    if needs_profile and int(ws.events.count().execute()):
+    if needs_profile and warehouse.count("events"):
         single, p90 = _gap_profile(ws)
     suggested = None
     if p90 is not None and p90 > 0:
@@ -277,24 +284,19 @@ def churn_check(ws: Any) -> ChurnCheck:
             suggested = max((d for d in NICE_DAYS if d < span / 2), default=None)
     unseen: list[str] = []
     if rule.touchpoints:
-        seen = set(
-            ws.events.filter(ws.events.touchpoint.isin(list(rule.touchpoints)))
-            .select("touchpoint")
-            .distinct()
-            .execute()
-            .touchpoint
-        )
-        unseen = [t for t in rule.touchpoints if t not in seen]
-    customers = ws.customers
-    lifetime_data = False
-    if "churned_at" in customers.columns:
-        lifetime_data = bool(
-            int(
-                customers.filter(customers.churned_at.notnull() | customers.last_seen.notnull())
-                .count()
-                .execute()
+        names = list(rule.touchpoints)
+        events = warehouse.relation("events", EVENT_COLUMNS)
+        seen = {
+            name
+            for (name,) in warehouse.query(
+                f"SELECT DISTINCT touchpoint FROM {events} WHERE touchpoint IN {literals(names)}"
             )
-        )
+        }
+        unseen = [t for t in rule.touchpoints if t not in seen]
+    customers = warehouse.relation("customers", CUSTOMER_COLUMNS)
+    (with_lifetimes,) = warehouse.query(
+        f"SELECT COUNT(*) FROM {customers} WHERE churned_at IS NOT NULL OR last_seen IS NOT NULL"
+    )[0]
     return ChurnCheck(
         customers=row.get("customers", 0),
         span_days=span,
@@ -309,5 +311,5 @@ def churn_check(ws: Any) -> ChurnCheck:
         gap_days_p90=p90,
         suggested_inactive_days=suggested,
         churn_touchpoints_unseen=unseen,
-        has_lifetime_data=lifetime_data,
+        has_lifetime_data=bool(with_lifetimes),
     )

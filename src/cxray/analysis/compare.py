@@ -34,7 +34,7 @@ from cxray.analysis.metrics import (
     check_metric,
     wilson,
 )
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import Column, Result, Table, frame_records, group_column, interval, jsonable
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return q_values
 
 
-@dataclass
+@dataclass(repr=False)
 class ComparisonResult(Result):
     """Tested differences; columns: see ``COMPARE_COLUMNS``.
 
@@ -148,8 +148,28 @@ class ComparisonResult(Result):
     unit: str = "points"
     test: str = ""
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        label = _label(self.metric)
+        if self.mode == "periods":
+            own, ref = ("after", "erna"), ("before", "ervoor")
+        else:
+            own, ref = ("group", "groep"), ("others", "overige")
+        score = {"kind": "score", "unit": self.unit}
+        columns = [
+            group_column(self.by),
+            Column("n", "count", f"n {own[0]}", f"n {own[1]}", 7),
+            Column("score", en=f"{label} {own[0]}", nl=f"{label} {own[1]}", **score),
+            Column("n_ref", "count", f"n {ref[0]}", f"n {ref[1]}", 4),
+            Column(
+                "score_ref", en=f"{label} {ref[0]}", nl=f"{label} {ref[1]}", priority=6, **score
+            ),
+            Column("difference", en="difference", nl="verschil", signed=True, **score),
+            interval("diff_low", "diff_high", signed=True, **score),
+            Column("q_value", "p", "q", priority=5),
+            Column("significant", "flag", "significant", priority=8),
+            Column("p_value", "p", "p", wide=True),
+        ]
+        return Table(self.frame.reset_index(drop=True), columns, noun=("groups", "groepen"))
 
     @property
     def how(self) -> str:

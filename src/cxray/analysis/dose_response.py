@@ -34,7 +34,7 @@ from scipy import stats
 from cxray.analysis._common import check_lang, fmt_interval, fmt_num
 from cxray.analysis.exposure import DEFAULT_CUTS, Candidate, episode_table, occurrences
 from cxray.analysis.poisson import MAX_COEF, MAX_SE, design_matrix, fit_poisson
-from cxray.results import Result, frame_records
+from cxray.results import Column, Result, Table, frame_records, interval
 
 BAD = "bad experience"
 CONFIDENCE = 0.95
@@ -98,7 +98,7 @@ def exact_rate_ratio(
     return (estimate, ratio(p_low), ratio(p_high))
 
 
-@dataclass
+@dataclass(repr=False)
 class DoseResponseResult(Result):
     """Churn hazard and churn-within-horizon per number of bad experiences so far."""
 
@@ -108,8 +108,24 @@ class DoseResponseResult(Result):
     bad_touchpoints: list[str]
     feedback_rules: dict[str, float]
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.levels
+    def display(self) -> Table:
+        horizon = f"{self.horizon_days:g}"
+        columns = [
+            Column("label", "text", "bad experiences so far", "slechte ervaringen tot nu toe"),
+            Column("customers", "count", "customers", "klanten"),
+            Column("churned", "count", "churned", "vertrokken", 7),
+            Column("churn_within_horizon", "share", f"churn within {horizon} days",
+                   f"weg binnen {horizon} dagen"),
+            interval("churn_lower", "churn_upper", "share", 5),
+            Column("rate_ratio", "ratio", "× as fast", "× zo snel", 8),
+            interval("rr_lower", "rr_upper", "ratio", 3),
+            Column("adjusted_rate_ratio", "ratio", "× at equal tenure", "× bij gelijke duur", 6),
+            interval("adj_rr_lower", "adj_rr_upper", "ratio", 2),
+            Column("hazard_30d", "share", "churn per 30 days", "vertrek per 30 dagen", wide=True),
+            Column("exposure_days", "count", "days followed", "dagen gevolgd", wide=True),
+        ]  # fmt: skip
+        levels = self.levels if (self.levels["customers"] > 0).any() else self.levels.iloc[:0]
+        return Table(levels.reset_index(drop=True), columns, noun=("levels", "niveaus"))
 
     def to_dict(self) -> dict[str, Any]:
         return {

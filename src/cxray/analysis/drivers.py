@@ -82,7 +82,8 @@ from cxray.analysis.poisson import (
     diverged_columns,
     fit_poisson,
 )
-from cxray.results import Result, frame_records
+from cxray.i18n import join_words
+from cxray.results import Column, Result, Table, frame_records, interval
 
 CODINGS = ("per_occurrence", "ever")
 CONFIDENCE = 0.95
@@ -113,7 +114,7 @@ DRIVER_COLUMNS = [
 ]
 
 
-@dataclass
+@dataclass(repr=False)
 class DriversResult(Result):
     """Churn drivers ranked: hazard ratios, q-values and customers (and value) lost."""
 
@@ -131,8 +132,32 @@ class DriversResult(Result):
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # driver: {lang: why}
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.drivers
+    def display(self) -> Table:
+        data = self.drivers.reset_index(drop=True)
+        for lang in ("en", "nl"):  # ``reason`` is a key; the words say it per language
+            data[f"reason_{lang}"] = [self.reasons.get(d, {}).get(lang) for d in data["driver"]]
+        names = {d: {lang: self._label(d, lang) for lang in ("en", "nl")} for d in data["driver"]}
+        columns = [
+            Column("rank", "rank", "rank", "rang", tie="tied"),
+            Column("driver", "text", "driver", "oorzaak", values=names),
+            Column("customers_exposed", "count", "customers with it", "klanten met dit", 7),
+            Column("hazard_ratio", "ratio", "churn ×", "vertrek ×"),
+            interval("hr_lower", "hr_upper", "ratio", 6),
+            Column("q_value", "p", "q", priority=4),
+            Column("significant", "flag", "significant", priority=5),
+            Column("customers_lost", "count", "customers lost", "klanten verloren"),
+            interval("lost_lower", "lost_upper", "count", 3),
+        ]
+        if self.has_value:
+            columns.append(Column("value_lost", "count", "value lost", "waarde verloren", 5))
+        if not data["estimable"].all():
+            why = ("not estimable because", "niet te schatten want")
+            columns.append(Column("reason_en", "text", *why, 6, nl_key="reason_nl"))
+        columns += [
+            Column("occurrences", "count", "occurrences", "keren", wide=True),
+            Column("p_value", "p", "p", wide=True),
+        ]
+        return Table(data, columns, noun=("drivers", "oorzaken"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,11 +264,10 @@ class DriversResult(Result):
         nl = check_lang(lang) == "nl"
         table = self.drivers
         significant = table[table.estimable & table.significant]
-        adjusted = ", ".join(["tenure", *self.adjusted_for])
+        adjusted = join_words(["klantduur" if nl else "tenure", *self.adjusted_for], lang)
         fdr = fmt_num(100 * self.fdr, lang)
         tested = int(table.estimable.sum())
         if nl:
-            adjusted = adjusted.replace("tenure", "klantduur")
             caveat = f"Verbanden, gecorrigeerd voor {adjusted}; geen bewezen oorzaken."
             if (table.kind == "attribute").any():
                 caveat = caveat.replace("; geen", " en voor elkaar; geen")

@@ -47,7 +47,7 @@ from cxray.analysis._common import (
 )
 from cxray.analysis.lifetimes import customer_lifetimes, data_end
 from cxray.analysis.metrics import benjamini_hochberg
-from cxray.results import Result, jsonable
+from cxray.results import Column, Result, Table, interval, jsonable
 
 CONFIDENCE = 0.95
 Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
@@ -81,7 +81,7 @@ def katz_lift(a: float, n1: float, c: float, n2: float, z: float = Z) -> tuple[f
     return ratio, ratio * math.exp(-z * se), ratio * math.exp(z * se)
 
 
-@dataclass
+@dataclass(repr=False)
 class DropoffResult(Result):
     """Ranked last touchpoints before leaving; columns: see ``DROPOFF_COLUMNS``.
 
@@ -98,8 +98,22 @@ class DropoffResult(Result):
     labels: dict[str, str] | None = None
     full: pd.DataFrame | None = None  # every row in ranking order, before ``top``
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        columns = (
+            [] if self.by_phase else [Column("touchpoint", "text", "touchpoint", "contactmoment")]
+        )
+        columns += [
+            Column("phase", "text", "phase", "fase", 9 if self.by_phase else 5),
+            Column("churners_last", "count", "churners last here", "vertrekkers, laatst hier"),
+            Column("share_of_churners", "share", "share of churners", "aandeel vertrekkers", 7),
+            Column("stayers_last", "count", "stayers last here", "blijvers, laatst hier", 4),
+            Column("share_of_stayers", "share", "share of stayers", "aandeel blijvers", 6),
+            Column("lift", "ratio", "lift"),
+            interval("lift_low", "lift_high", "ratio"),
+            Column("q_value", "p", "q", priority=3),
+        ]
+        noun = ("phases", "fasen") if self.by_phase else ("touchpoints", "contactmomenten")
+        return Table(self.frame.reset_index(drop=True), columns, noun=noun)
 
     @property
     def how(self) -> str:

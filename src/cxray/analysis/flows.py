@@ -42,7 +42,7 @@ from cxray.analysis._common import check_lang, fmt_num, fmt_pct, time_bounds, wi
 from cxray.analysis.lifetimes import customer_lifetimes
 from cxray.analysis.retention import wilson_interval
 from cxray.journey import UNASSIGNED
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import Column, Result, Table, frame_records, interval, jsonable
 
 START = "__start__"
 END = "__end__"
@@ -66,7 +66,7 @@ VARIANT_COLUMNS = [
 SANKEY_COLUMNS = ["source_phase", "target_phase", "transitions", "customers", "backward"]
 
 
-@dataclass
+@dataclass(repr=False)
 class FlowsResult(Result):
     """Directly-follows edges, top path variants and phase-to-phase Sankey data."""
 
@@ -78,8 +78,49 @@ class FlowsResult(Result):
     distinct_variants: int
     filters: dict[str, Any] = field(default_factory=dict)
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.edges
+    def display(self, view: str = "edges") -> Table:
+        """``edges`` (touchpoint to touchpoint), ``variants`` (whole paths) or ``sankey``.
+
+        The pseudo-steps from a path's start and to its end are left out: they are no step a
+        customer took (``edges`` and ``sankey`` keep them).
+        """
+        if view == "variants":
+            columns = [
+                Column("label", "text", "path", "pad"),
+                Column("customers", "count", "customers", "klanten"),
+                Column("share", "share", "share", "aandeel", 8),
+                Column("churned", "count", "churned", "vertrokken", 6),
+                Column("churn_rate", "share", "share churned", "aandeel vertrokken", 7),
+                interval("churn_rate_lower", "churn_rate_upper", "share", 3),
+                Column("steps", "count", "steps", "stappen", wide=True),
+                Column("judged", "count", "outcome known", "uitkomst bekend", wide=True),
+            ]
+            return Table(self.variants.reset_index(drop=True), columns, noun=("paths", "paden"))
+        if view == "sankey":
+            rows = self.sankey[
+                (self.sankey.source_phase != START) & (self.sankey.target_phase != END)
+            ]
+            columns = [
+                Column("source_phase", "text", "from phase", "van fase"),
+                Column("target_phase", "text", "to phase", "naar fase"),
+                Column("transitions", "count", "times", "keer"),
+                Column("customers", "count", "customers", "klanten", 8),
+                Column("backward", "flag", "backward", "terug", 7),
+            ]
+            return Table(rows.reset_index(drop=True), columns, noun=("steps", "stappen"))
+        if view != "edges":
+            raise ValueError(f"unknown view {view!r}; choose edges, variants or sankey")
+        rows = self.edges[(self.edges.source != START) & (self.edges.target != END)]
+        seconds = {"kind": "duration", "unit": "seconds"}
+        columns = [
+            Column("source", "text", "from", "van"),
+            Column("target", "text", "to", "naar"),
+            Column("count", "count", "times", "keer"),
+            Column("customers", "count", "customers", "klanten", 7),
+            Column("median_seconds", en="median time", nl="mediane tijd", priority=6, **seconds),
+            Column("p90_seconds", en="90% within", nl="90% binnen", priority=3, **seconds),
+        ]
+        return Table(rows.reset_index(drop=True), columns, noun=("steps", "stappen"))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -44,7 +44,8 @@ from cxray.analysis._common import (
     records,
 )
 from cxray.analysis.lifetimes import SECONDS_PER_DAY, customer_lifetimes, data_end
-from cxray.results import Result, jsonable
+from cxray.labels import phase_label
+from cxray.results import Column, Result, Table, group_column, jsonable
 
 FUNNEL_COLUMNS = [
     "group",
@@ -103,7 +104,7 @@ def _group_column(ws: Any, by: str | None, table: ir.Table) -> ir.Table:
     return joined.drop("customer_id_right")
 
 
-@dataclass
+@dataclass(repr=False)
 class FunnelResult(Result):
     """One row per phase (and group): see ``FUNNEL_COLUMNS``; the last phase has no next one."""
 
@@ -114,8 +115,25 @@ class FunnelResult(Result):
     churn_rule: bool = True
     placed_touchpoints: int = 0  # touchpoints of the data placed in one of the funnel's phases
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        days = {"kind": "duration", "unit": "days"}
+        columns = [group_column(self.by)] if self.by is not None else []
+        columns += [
+            Column("phase", "text", "phase", "fase"),
+            Column("reached", "count", "reached", "bereikt"),
+            Column("converted", "count", "to next phase", "naar volgende fase", 5),
+            Column("conversion", "share", "conversion", "conversie", 8),
+            Column("dropped", "count", "dropped", "uitgevallen", 6),
+            Column("drop_share", "share", "drop-off", "uitval", 8),
+            Column("censored", "count", "still in progress", "nog onderweg", 4),
+            Column("median_days_to_next", en="median time to next", nl="mediane tijd tot volgende",
+                   priority=7, **days),
+            Column("p90_days_to_next", en="90% within", nl="90% binnen", priority=3, **days),
+            Column("next_phase", "text", "next phase", "volgende fase", wide=True),
+            Column("conversion_known", "share", "conversion (outcome known)",
+                   "conversie (uitkomst bekend)", wide=True),
+        ]  # fmt: skip
+        return Table(self.frame.reset_index(drop=True), columns, noun=("phases", "fasen"))
 
     @property
     def how(self) -> str:
@@ -190,10 +208,11 @@ class FunnelResult(Result):
         reached, dropped = fmt_num(worst["reached"], lang), fmt_num(worst["dropped"], lang)
         censored_count = int(worst["censored"])
         censored = fmt_num(censored_count, lang)
+        phase, next_phase = (phase_label(worst[k], lang) for k in ("phase", "next_phase"))
         if lang == "en":
             text = (
-                f"The biggest drop-off is after {worst['phase']}: {dropped} of {reached} customers "
-                f"who reached it ({share}) left without reaching {worst['next_phase']}"
+                f"The biggest drop-off is after {phase}: {dropped} of {reached} customers "
+                f"who reached it ({share}) left without reaching {next_phase}"
             )
             if censored_count:
                 text += (
@@ -202,8 +221,8 @@ class FunnelResult(Result):
                 )
             return text + "."
         text = (
-            f"De grootste uitval is na {worst['phase']}: {dropped} van de {reached} klanten die "
-            f"die fase bereikten ({share}) haakten af voor {worst['next_phase']}"
+            f"De grootste uitval is na {phase}: {dropped} van de {reached} klanten die "
+            f"die fase bereikten ({share}) haakten af vóór {next_phase}"
         )
         if censored_count:
             text += (

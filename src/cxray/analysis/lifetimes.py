@@ -25,13 +25,24 @@ definition, so that "churned" means the same thing everywhere:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
+from cxray.warehouse import from_utc, literal, literals, utc
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 SECONDS_PER_DAY = 86400.0
 UTC = "timestamp('UTC')"
+# The columns the plain-SQL questions below read, with their SQL types (see Warehouse.relation).
+EVENT_COLUMNS = {"customer_id": "VARCHAR", "ts": "TIMESTAMPTZ", "touchpoint": "VARCHAR"}
+FEEDBACK_COLUMNS = {"customer_id": "VARCHAR", "ts": "TIMESTAMPTZ"}
+CUSTOMER_COLUMNS = {
+    "customer_id": "VARCHAR",
+    "first_seen": "TIMESTAMPTZ",
+    "churned_at": "TIMESTAMPTZ",
+    "last_seen": "TIMESTAMPTZ",
+}
 
 
 def _has(table: ir.Table, column: str) -> bool:
@@ -40,26 +51,33 @@ def _has(table: ir.Table, column: str) -> bool:
 
 def data_end(ws: Any) -> dt.datetime | None:
     """The latest timestamp in the workspace: the moment the data ends (censoring time)."""
-    ends = [ws.events.ts.max().execute(), ws.feedback.ts.max().execute()]
-    customers = ws.customers
-    for column in ("last_seen", "churned_at"):
-        if _has(customers, column):
-            ends.append(customers[column].max().execute())
-    ends = [e for e in ends if e is not None and e == e]  # drop None/NaT
-    if not ends:
-        return None
-    end = max(ends)
-    return end.to_pydatetime() if hasattr(end, "to_pydatetime") else end
+    # Plain SQL, as data_start: every churn answer and `cxray status` ask, so it must not wait
+    # for an Ibis expression to compile.
+    warehouse = ws.warehouse
+    events = warehouse.relation("events", EVENT_COLUMNS)
+    feedback = warehouse.relation("feedback", FEEDBACK_COLUMNS)
+    customers = warehouse.relation("customers", CUSTOMER_COLUMNS)
+    (row,) = warehouse.query(
+        f"SELECT (SELECT {utc('MAX(ts)')} FROM {events}), "
+        f"(SELECT {utc('MAX(ts)')} FROM {feedback}), "
+        f"(SELECT {utc('MAX(last_seen)')} FROM {customers}), "
+        f"(SELECT {utc('MAX(churned_at)')} FROM {customers})"
+    )
+    ends = [from_utc(end) for end in row if end is not None]
+    return max(ends) if ends else None
 
 
 def data_start(ws: Any) -> dt.datetime | None:
     """The earliest start of any customer (first event or first_seen)."""
-    starts = [ws.events.ts.min().execute(), ws.customers.first_seen.min().execute()]
-    starts = [s for s in starts if s is not None and s == s]
-    if not starts:
-        return None
-    start = min(starts)
-    return start.to_pydatetime() if hasattr(start, "to_pydatetime") else start
+    warehouse = ws.warehouse
+    events = warehouse.relation("events", EVENT_COLUMNS)
+    customers = warehouse.relation("customers", CUSTOMER_COLUMNS)
+    (row,) = warehouse.query(
+        f"SELECT (SELECT {utc('MIN(ts)')} FROM {events}), "
+        f"(SELECT {utc('MIN(first_seen)')} FROM {customers})"
+    )
+    starts = [from_utc(start) for start in row if start is not None]
+    return min(starts) if starts else None
 
 
 def snapshot_date(ws: Any) -> dt.datetime | None:
@@ -70,6 +88,8 @@ def snapshot_date(ws: Any) -> dt.datetime | None:
     it: who left early in an old cohort is not in it. Calendar views of it (cohort retention,
     early churn per cohort) would read 100% retention; only time since start (survival) holds.
     """
+    import ibis
+
     customers = ws.customers
     if "churned_at" not in customers.columns or int(ws.events.count().execute()):
         return None
@@ -113,6 +133,8 @@ def customer_lifetimes(ws: Any, end: dt.datetime | None = None) -> ir.Table:
     left / left_ts: whether and when the customer is known to have left by the end of the data
     (explicit churn counted up to the very end; inactivity churn as above).
     """
+    import ibis
+
     end = end or data_end(ws)
     until = observed_until(ws, end)
     inactivity = until is not None and end is not None and until < end
@@ -180,3 +202,57 @@ def customer_lifetimes(ws: Any, end: dt.datetime | None = None) -> ir.Table:
         left_ts=left_ts,
         explicit=explicit.notnull(),
     )
+
+
+def lifetime_counts(ws: Any, end: dt.datetime | None = None) -> dict[str, int]:
+    """Counts over :func:`customer_lifetimes`, in plain SQL: the same definition, rule for rule.
+
+    For `cxray status` and the churn check beside every churn answer, which must not wait for
+    Ibis to load. Keys: customers, explicit and explicit_after (left by an explicit churn, at
+    all and after the observation window), inactivity (left by inactivity), too_new.
+    Tests hold it equal to counting the Ibis expression.
+    """
+    end = end or data_end(ws)
+    until = observed_until(ws, end)
+    inactivity = until is not None and end is not None and until < end
+    warehouse = ws.warehouse
+    events = warehouse.relation("events", EVENT_COLUMNS)
+    customers = warehouse.relation("customers", CUSTOMER_COLUMNS)
+    churn_tps = list(ws.journey.churn.touchpoints)
+    is_churn = f"touchpoint IN {literals(churn_tps)}" if churn_tps else "FALSE"
+    until_sql = literal(until) if until is not None else "CAST(NULL AS TIMESTAMPTZ)"
+    lapsed = (
+        f"CASE WHEN last_activity IS NOT NULL AND last_activity <= {until_sql} "
+        "THEN last_activity END"
+        if inactivity
+        else "CAST(NULL AS TIMESTAMPTZ)"
+    )
+    statement = f"""
+        WITH per_customer AS (
+            SELECT customer_id, MIN(ts) AS first_event,
+                MAX(ts) FILTER (WHERE NOT ({is_churn})) AS last_event,
+                MIN(ts) FILTER (WHERE {is_churn}) AS explicit_event
+            FROM {events} GROUP BY customer_id
+        ), joined AS (
+            SELECT
+                COALESCE(LEAST(p.first_event, c.first_seen), p.first_event, c.first_seen)
+                    AS start,
+                COALESCE(LEAST(p.explicit_event, c.churned_at), p.explicit_event, c.churned_at)
+                    AS explicit_ts,
+                COALESCE(GREATEST(p.last_event, c.last_seen), p.last_event, c.last_seen)
+                    AS last_activity
+            FROM per_customer AS p FULL OUTER JOIN {customers} AS c
+                ON p.customer_id = c.customer_id
+        ), lives AS (
+            SELECT start, explicit_ts, COALESCE(explicit_ts, {lapsed}) AS left_ts FROM joined
+        )
+        SELECT COUNT(*),
+            COUNT(*) FILTER (WHERE explicit_ts IS NOT NULL),
+            COUNT(*) FILTER (WHERE explicit_ts IS NOT NULL AND left_ts > {until_sql}),
+            COUNT(*) FILTER (WHERE left_ts IS NOT NULL AND explicit_ts IS NULL),
+            COUNT(*) FILTER (WHERE start > {until_sql})
+        FROM lives
+    """
+    (row,) = warehouse.query(statement)
+    keys = ("customers", "explicit", "explicit_after", "inactivity", "too_new")
+    return {key: int(value or 0) for key, value in zip(keys, row, strict=True)}

@@ -60,7 +60,16 @@ from cxray.analysis._common import (
     within,
 )
 from cxray.journey import UNASSIGNED, Scale
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import (
+    Column,
+    Result,
+    Table,
+    frame_records,
+    group_column,
+    interval,
+    jsonable,
+    missing_label,
+)
 
 CONFIDENCE = 0.95
 Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
@@ -347,7 +356,7 @@ def _fmt_score(value: float, unit: str, lang: str, digits: int = 0) -> str:
     return fmt_num(value, lang, max(2, digits))
 
 
-@dataclass
+@dataclass(repr=False)
 class MetricsResult(Result):
     """Experience scores with n and interval. Columns: see ``METRIC_COLUMNS``."""
 
@@ -361,8 +370,21 @@ class MetricsResult(Result):
     definitions: dict[str, str] = field(default_factory=dict)
     nps_interval: str = NPS_INTERVAL
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        names = {m: {"en": _label(m), "nl": _label(m)} for m in self.frame.get("metric", [])}
+        columns = [Column("metric", "text", "metric", "metriek", values=names)]
+        if self.by is not None:
+            columns.append(group_column(self.by))
+        columns += [
+            Column("n", "count", "n"),
+            Column("score", "score", "score", unit_key="unit"),
+            interval("low", "high", "score", unit_key="unit"),
+            Column("too_few", "flag", f"n < {self.min_n}", priority=6),
+            Column("promoters", "share", "promoters", "promotors", wide=True),
+            Column("detractors", "share", "detractors", "criticasters", wide=True),
+            Column("method", "text", "interval method", "intervalmethode", wide=True),
+        ]
+        return Table(self.frame.reset_index(drop=True), columns, noun=("groups", "groepen"))
 
     @property
     def how(self) -> str:
@@ -412,6 +434,8 @@ class MetricsResult(Result):
 
     def _sentence(self, metric: str, rows: pd.DataFrame, lang: str) -> str:
         label, unit = _label(metric), rows["unit"].iloc[0]
+        # a group without a value says what is missing: "(no touchpoint)", not "(missing)"
+        rows = rows.assign(group=rows["group"].replace({MISSING: missing_label(self.by, lang)}))
 
         def scored(row: pd.Series) -> str:
             # enough decimals that the bounds differ from each other and from the score

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from cxray.analysis._common import check_lang, count_true, fmt_interval, fmt_num, records
-from cxray.results import Result, jsonable
+from cxray.results import Column, Result, Table, interval, jsonable
 
 MIN_ANSWERS = 10  # a score driver needs at least this many customers who gave it
 MIN_TARGET_ANSWERS = 30  # NPS is the default target from this many answers on
@@ -113,7 +113,15 @@ def _grouped_shares(
     return (per_driver / r2 if r2 > 0 else np.full(k, np.nan)), r2, per_driver
 
 
-@dataclass
+QUADRANT_WORDS = {
+    "fix_first": {"en": "fix first", "nl": "eerst verbeteren"},
+    "keep_up": {"en": "keep up", "nl": "zo houden"},
+    "nice_to_have": {"en": "nice to have", "nl": "mooi meegenomen"},
+    "low_priority": {"en": "low priority", "nl": "lage prioriteit"},
+}
+
+
+@dataclass(repr=False)
 class NpsDriversResult(Result):
     """Drivers of the overall score; columns: see ``DRIVER_COLUMNS``, most important first."""
 
@@ -128,8 +136,18 @@ class NpsDriversResult(Result):
     later_events: int = 0  # bad-experience events at or after the customer's answer, left out
     later_answers: int = 0  # touchpoint answers at or after the customer's answer, left out
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        columns = [
+            Column("driver", "text", "driver", "drijfveer"),
+            Column("n", "count", "n", priority=6),
+            Column("importance", "share", "share of R²", "aandeel in R²"),
+            interval("importance_low", "importance_high", "share", 5),
+            Column("performance", "share", "performance", "prestatie", 7),
+            Column("quadrant", "text", "what to do", "wat te doen", values=QUADRANT_WORDS),
+            Column("correlation", "number", "correlation", "correlatie", wide=True),
+            Column("mean", "number", "mean", "gemiddelde", wide=True),
+        ]
+        return Table(self.frame.reset_index(drop=True), columns, noun=("drivers", "drijfveren"))
 
     @property
     def how(self) -> str:

@@ -30,7 +30,8 @@ from cxray.analysis._common import check_lang, fmt_num, records, touchpoint_tabl
 from cxray.analysis.lifetimes import data_end
 from cxray.analysis.risk import active_customers, risk
 from cxray.analysis.risk_reasons import days_text
-from cxray.results import Result, jsonable
+from cxray.labels import phase_label
+from cxray.results import Column, Result, Table, jsonable
 
 QUANTILE = 0.75
 ONBOARDING_COLUMNS = [
@@ -46,7 +47,7 @@ ONBOARDING_COLUMNS = [
 SECONDS_PER_DAY = 86400.0
 
 
-@dataclass
+@dataclass(repr=False)
 class OnboardingResult(Result):
     """New customers and where they are; columns: see ``ONBOARDING_COLUMNS``."""
 
@@ -56,8 +57,20 @@ class OnboardingResult(Result):
     days: int = 100
     phases: tuple[str, ...] = ()
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        days = {"kind": "duration", "unit": "days"}
+        columns = [
+            Column("customer_id", "text", "customer", "klant"),
+            Column("start", "date", "start", "start", 5),
+            Column("days_in", en="customer for", nl="klant sinds", priority=6, **days),
+            Column("phase", "text", "phase", "fase"),
+            Column("days_in_phase", en="in this phase", nl="in deze fase", priority=8, **days),
+            Column("typical_days_to_next", en="usual time to next", nl="gebruikelijke tijd tot volgende",
+                   priority=4, **days),
+            Column("late", "flag", "late", "te laat"),
+            Column("risk", "share", "risk", "risico", 7),
+        ]  # fmt: skip
+        return Table(self.frame.reset_index(drop=True), columns, noun=("customers", "klanten"))
 
     def by_phase(self) -> pd.DataFrame:
         """phase, customers, late: counts per current phase, in journey order."""
@@ -116,8 +129,8 @@ class OnboardingResult(Result):
         late = fmt_num(int(judged["late"].sum()), lang)
         judged_n = fmt_num(len(judged), lang)
         parts = [
-            f"{row.phase}: {fmt_num(row.customers, lang)} ({fmt_num(row.late, lang)} "
-            + ("te laat)" if nl else "late)")
+            f"{phase_label(row.phase, lang)}: {fmt_num(row.customers, lang)} "
+            f"({fmt_num(row.late, lang)} " + ("te laat)" if nl else "late)")
             for row in self.by_phase().dropna(subset=["phase"]).itertuples()
         ]
         if nl:

@@ -46,7 +46,7 @@ from cxray.analysis.feedback_groups import (
 )
 from cxray.analysis.metrics import MetricRule
 from cxray.analysis.text import DEFAULT_LANGUAGES, analyse_all, ngrams
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import Column, Result, Table, frame_records, jsonable
 
 GROUPS = ("detractors", "passives", "promoters")
 ALL_LANGUAGES = "all"
@@ -104,7 +104,7 @@ def fightin_words(
     )
 
 
-@dataclass
+@dataclass(repr=False)
 class PhrasesResult(Result):
     """Distinguishing phrases: the top of each side, per language."""
 
@@ -116,8 +116,20 @@ class PhrasesResult(Result):
     parameters: dict[str, Any] = field(default_factory=dict)
     groups: dict[str, dict[str, str]] = field(default_factory=dict)  # metric -> {en, nl}
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        en, nl = GROUP_WORDS["en"], GROUP_WORDS["nl"]
+        favours = {g: {"en": en[g], "nl": nl[g]} for g in GROUPS}
+        a, b = self.group_a, self.group_b
+        columns = [
+            Column("phrase", "text", "phrase", "woordgroep"),
+            Column("language", "text", "language", "taal", 3),
+            Column("count_a", "count", f"with {en.get(a, a)}", f"bij {nl.get(a, a)}", 8),
+            Column("count_b", "count", f"with {en.get(b, b)}", f"bij {nl.get(b, b)}", 8),
+            Column("z", "number", "z", priority=6),
+            Column("log_odds", "number", "log-odds", priority=2),
+            Column("favours", "text", "typical of", "typisch voor", values=favours),
+        ]
+        return Table(self.frame.reset_index(drop=True), columns, noun=("phrases", "woordgroepen"))
 
     def how(self) -> str:
         return (

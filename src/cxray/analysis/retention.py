@@ -40,7 +40,7 @@ from cxray.analysis.lifetimes import (
     snapshot_date,
 )
 from cxray.analysis.metrics import wilson
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import Column, Result, Table, frame_records, group_column, interval, jsonable
 
 PERIODS = ("week", "month", "quarter")
 _TRUNCATE_UNIT = {"week": "W", "month": "M", "quarter": "Q"}
@@ -119,7 +119,7 @@ def _as_utc(value: Any) -> pd.Timestamp:
 
 
 # -- retention matrix -----------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class RetentionResult(Result):
     """Cohort x period share not churned; unobservable cells are NaN."""
 
@@ -130,10 +130,40 @@ class RetentionResult(Result):
     # one snapshot of lifetimes: no cohorts, retention by time since start (Kaplan–Meier)
     snapshot_as_of: pd.Timestamp | None = None
 
-    def to_pandas(self, wide: bool = False) -> pd.DataFrame:
+    def display(self) -> Table:
+        """The cohort grid: a row per cohort (and one over all), a column per period.
+
+        A narrow screen keeps the round periods (1, 3, 6, 12… months); one snapshot of lifetimes
+        has no cohorts and shows retention per period since the start.
+        """
+        en, nl = _PERIOD_WORDS["en"][self.period][0], _PERIOD_WORDS["nl"][self.period][0]
         if self.snapshot_as_of is not None:
-            return self.pooled
-        return self.matrix() if wide else self.cells
+            columns = [
+                Column("period", "count", en, nl),
+                Column("customers", "count", "customers", "klanten"),
+                Column("retained", "count", "retained", "behouden"),
+                Column("share", "share", "share retained", "aandeel behouden"),
+            ]
+            return Table(self.pooled.reset_index(drop=True), columns, noun=("periods", "perioden"))
+        if self.cells.empty:
+            return Table(pd.DataFrame(columns=["cohort", "customers"]), [])
+        grid = self.matrix()
+        grid.columns = [str(p) for p in grid.columns]
+        sizes = self.cells.groupby("cohort")["customers"].first()
+        grid.insert(0, "customers", sizes.reindex(grid.index).to_numpy())
+        pooled = self.pooled.set_index("period")
+        total = {str(p): pooled.at[p, "share"] for p in pooled.index if str(p) in grid.columns}
+        total["customers"] = int(sizes.sum())
+        grid.loc[ALL_COHORTS] = pd.Series(total)
+        grid = grid.reset_index().rename(columns={"index": "cohort"})
+        periods = [c for c in grid.columns[2:] if grid[c].notna().any()]
+        columns = [
+            group_column("cohort", "cohort"),
+            Column("customers", "count", "cohort size", "cohortgrootte", 8),
+            *(Column(p, "share", f"{en} {p}", f"{nl} {p}", _roundness(int(p), self.period))
+              for p in periods),
+        ]  # fmt: skip
+        return Table(grid, columns, pinned=1, noun=("cohorts", "cohorten"))
 
     def matrix(self, value: str = "share") -> pd.DataFrame:
         """Cohorts as rows, periods as columns (the usual triangle)."""
@@ -359,8 +389,21 @@ def _snapshot_summary(self: RetentionResult, lang: str) -> str:
 RetentionResult._snapshot_summary = _snapshot_summary  # type: ignore[attr-defined]
 
 
+def _roundness(period: int, unit: str) -> int:
+    """How much a period is worth keeping on a narrow screen: 12 months before 5 months."""
+    year = {"week": 52, "month": 12, "quarter": 4}[unit]
+    half, quarter = year // 2, max(year // 4, 1)
+    if period and period % year == 0:
+        return 8
+    if period == 1 or (period and period % half == 0):
+        return 7
+    if period and period % quarter == 0:
+        return 6
+    return 2 if period else 1
+
+
 # -- churn in the first days ----------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class EarlyChurnResult(Result):
     """Share of new customers who churned within their first ``days`` days, per cohort."""
 
@@ -375,8 +418,20 @@ class EarlyChurnResult(Result):
         rows = self.cohorts[self.cohorts.cohort == ALL_COHORTS]
         return rows.iloc[0] if len(rows) else None
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.cohorts
+    def display(self) -> Table:
+        days = fmt_num(self.days, "en")
+        frame = self.cohorts.reset_index(drop=True)
+        columns = [
+            group_column("cohort", "cohort"),
+            Column("customers", "count", "customers", "klanten"),
+            Column("known", "count", f"followed {days} days", f"{days} dagen gevolgd", 5),
+            Column("churned", "count", "left", "vertrokken", 8),
+            Column("share", "share", f"left within {days} days", f"weg binnen {days} dagen"),
+            interval("lower", "upper", "share", 6),
+            Column("not_yet_known", "count", "too recent to tell", "te recent", 4),
+        ]
+        pinned = int(len(frame) > 0 and frame["cohort"].iloc[-1] == ALL_COHORTS)
+        return Table(frame, columns, pinned=pinned, noun=("cohorts", "cohorten"))
 
     def to_dict(self) -> dict[str, Any]:
         return {

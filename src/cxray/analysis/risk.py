@@ -66,7 +66,7 @@ from cxray.analysis.risk_reasons import (
     expected_range,
     reasons,
 )
-from cxray.results import Result, jsonable
+from cxray.results import Column, Result, Table, interval, jsonable
 
 CONFIDENCE = 0.95
 Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
@@ -152,7 +152,7 @@ class ChurnRiskModel:
 
 
 # -- results ----------------------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class RiskResult(Result):
     """Churn risk per active customer; columns: see ``RISK_COLUMNS``, highest risk first.
 
@@ -171,8 +171,18 @@ class RiskResult(Result):
     expected_low: int = 0
     expected_high: int = 0
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        """Customers from the highest risk down, with the reasons in words."""
+        data = self.frame
+        if len(data):
+            data = data.sort_values("probability", ascending=False, kind="stable")
+        columns = [
+            Column("customer_id", "text", "customer", "klant"),
+            Column("probability", "share", "risk", "risico"),
+            Column("band", "text", "band", "band", 8, values=BANDS),
+            Column("reasons", "text", "reasons", "redenen", nl_key="reasons_nl"),
+        ]
+        return Table(data.reset_index(drop=True), columns, noun=("customers", "klanten"))
 
     @property
     def cuts(self) -> tuple[float, float]:
@@ -258,7 +268,7 @@ def _fmt_chance(p: float, lang: str) -> str:
     return fmt_pct(p, lang)
 
 
-@dataclass
+@dataclass(repr=False)
 class RiskEvaluation(Result):
     """Time-based hold-out of the risk model; ``to_pandas`` is the decile calibration table."""
 
@@ -282,8 +292,16 @@ class RiskEvaluation(Result):
     horizon_days: int
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.calibration.copy()
+    def display(self) -> Table:
+        """Calibration per decile of predicted risk: predicted against observed churn."""
+        columns = [
+            Column("decile", "count", "decile", "deciel"),
+            Column("n", "count", "customers", "klanten"),
+            Column("mean_predicted", "share", "predicted", "voorspeld"),
+            Column("observed", "share", "observed", "waargenomen"),
+            interval("observed_low", "observed_high", "share", 6),
+        ]
+        return Table(self.calibration.reset_index(drop=True), columns, noun=("deciles", "decielen"))
 
     def metrics(self) -> dict[str, Any]:
         return jsonable(

@@ -40,7 +40,7 @@ from cxray.analysis._common import (
     fmt_num,
 )
 from cxray.analysis.lifetimes import customer_lifetimes
-from cxray.results import Result, frame_records
+from cxray.results import Column, Result, Table, frame_records, group_column, interval
 
 CURVE_COLUMNS = [
     "group",
@@ -65,7 +65,7 @@ GROUP_COLUMNS = [
 ]
 
 
-@dataclass
+@dataclass(repr=False)
 class SurvivalResult(Result):
     """Kaplan–Meier curves per group and their median lifetimes."""
 
@@ -77,8 +77,24 @@ class SurvivalResult(Result):
     logrank_statistic: float | None = None
     logrank_p: float | None = None
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.curve
+    def display(self) -> Table:
+        """Per group: customers, churned, median lifetime; the curve itself is ``.curve``."""
+        days = {"kind": "duration", "unit": "days"}
+        columns = [
+            group_column(self.by),
+            Column("customers", "count", "customers", "klanten"),
+            Column("churned", "count", "churned", "vertrokken", 7),
+            Column("median_days", en="median lifetime", nl="mediane levensduur", **days),
+            interval("median_lower", "median_upper", **days),
+        ]
+        if self.horizon_days is not None:
+            horizon = f"{self.horizon_days:g}"
+            columns += [
+                Column("survival_at_horizon", "share", f"still a customer after {horizon} days",
+                       f"na {horizon} dagen nog klant", 8),
+                interval("horizon_lower", "horizon_upper", "share", 4),
+            ]  # fmt: skip
+        return Table(self.groups.reset_index(drop=True), columns, noun=("groups", "groepen"))
 
     def to_dict(self) -> dict[str, Any]:
         return {

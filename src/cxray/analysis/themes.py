@@ -61,7 +61,7 @@ from cxray.analysis.theme_taxonomy import (
     load_taxonomy,
     match_themes,
 )
-from cxray.results import Result, frame_records, jsonable
+from cxray.results import Column, Result, Table, frame_records, interval, jsonable
 
 __all__ = [
     "SOURCE_DISCOVERED",
@@ -158,7 +158,7 @@ def discover_themes(
 
 
 # -- the analysis --------------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class ThemesResult(Result):
     """Themes with volume, score and churn; ``comments`` holds the per-comment assignment.
 
@@ -178,8 +178,35 @@ class ThemesResult(Result):
     kinds: dict[str, str] = field(default_factory=dict)  # metric -> nps | share | mean
     groups: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def to_pandas(self) -> pd.DataFrame:
-        return self.frame.copy()
+    def display(self) -> Table:
+        """Themes with their volume, the main metric's score (labelled by it) and churn."""
+        data = self.frame.reset_index(drop=True)
+        # the label reads in the language asked for, whatever language the analysis ran in
+        words = {
+            label: {lang: self.labels.get(theme, {}).get(lang, label) for lang in ("en", "nl")}
+            for theme, label in zip(data["theme"], data["label"], strict=True)
+        }
+        columns = [
+            Column("label", "text", "theme", "thema", values=words),
+            Column("source", "text", "found by", "gevonden via", 3, values=SOURCE_WORDS),
+            Column("comments", "count", "comments", "opmerkingen"),
+            Column("share", "share", "share of comments", "aandeel opmerkingen", 8),
+            interval("share_low", "share_high", "share", 2),
+        ]
+        for position, metric in enumerate(self.scored):
+            unit = _SCORE_UNITS.get(self.kinds.get(metric, "mean"))
+            name = metric.upper() if metric in ("nps", "ces", "csat") else metric
+            main = position == 0  # the first scored metric is the one the comments answer
+            columns += [
+                Column(metric, "score", name, unit=unit, priority=7, wide=not main),
+                interval(f"{metric}_low", f"{metric}_high", "score", 4, unit=unit, wide=not main),
+            ]
+        columns += [
+            Column("churn_ratio", "ratio", "churn ratio", "vertrekratio", 6),
+            interval("churn_ratio_low", "churn_ratio_high", "ratio", 1),
+            Column("example", "text", "example", "voorbeeld", wide=True),
+        ]
+        return Table(data, columns, noun=("themes", "thema's"))
 
     @property
     def columns(self) -> list[str]:
@@ -273,6 +300,11 @@ class ThemesResult(Result):
         return text
 
 
+_SCORE_UNITS = {KIND_NPS: "points", "share": "percent", "mean": None}
+SOURCE_WORDS = {
+    SOURCE_TAXONOMY: {"en": "taxonomy", "nl": "taxonomie"},
+    SOURCE_DISCOVERED: {"en": "discovered", "nl": "ontdekt"},
+}
 _KIND_HOW = {
     KIND_NPS: "NPS, adjusted Wald 95% interval",
     "share": "top-box share in percent, Wilson 95% interval",

@@ -9,22 +9,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 import cxray
+from cxray.i18n import Message, text_of
 from cxray.journey import JourneyError
 from cxray.results import Result, jsonable
+from cxray.results import Table as ResultTable
 from cxray.warehouse import WarehouseError
 
 app = typer.Typer(
     help="cxray: where, how and why customers leave — from your own journey data.",
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
 )
 # Everything printed may hold user data (touchpoint names, values, file names): never read it as
@@ -47,9 +45,24 @@ class Lang(StrEnum):
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="Output: a table to read, or json/csv to process.")
 ]
+
+
+def _remember_lang(value: Lang) -> Lang:
+    # every command takes --lang; errors raised deep down are shown in the language chosen
+    global chosen_lang
+    chosen_lang = value
+    return value
+
+
+chosen_lang = Lang.en
 LangOption = Annotated[
     Lang,
-    typer.Option("--lang", envvar="CXRAY_LANG", help="Language of sentences: en or nl."),
+    typer.Option(
+        "--lang",
+        envvar="CXRAY_LANG",
+        help="Language of sentences: en or nl.",
+        callback=_remember_lang,
+    ),
 ]
 WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.")]
 
@@ -58,9 +71,12 @@ def say(lang: Lang, en: str, nl: str) -> str:
     return nl if lang == Lang.nl else en
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: object, code: int = 1) -> None:
+    """Print an error (a text, a Message or an exception) in the chosen language and exit."""
+    text = text_of(message, chosen_lang.value)
+    label = "fout:" if chosen_lang == Lang.nl else "error:"
     # the message carries user data and journey keys like [touchpoints.x]: never read as markup
-    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
+    err.print(Text.assemble((label, "red"), " ", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -69,7 +85,7 @@ def open_workspace(path: Path, read_only: bool = True) -> cxray.Workspace:
     try:
         return cxray.open(path, read_only=read_only)
     except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
-        fail(str(exc))
+        fail(exc)
         raise  # unreachable: fail exits
 
 
@@ -78,12 +94,19 @@ def render(
     fmt: Format,
     lang: Lang,
     title: str | None = None,
-    columns: list[str] | None = None,
+    *,
+    table: ResultTable | None = None,
+    wide: bool = False,
+    top: int | None = None,
 ) -> None:
-    """Print a result as a table (with its sentence), JSON (its to_dict) or CSV (its frame).
+    """Print a result as a table (with its sentence), JSON (its to_dict) or CSV (its rows).
 
-    ``columns`` picks what fits on a screen for the table view; CSV and JSON keep everything.
+    The table is the result's own (``result.display()``) unless a command picks another view of
+    it; the terminal shows what fits (``wide``: every column; ``top``: the first rows). CSV and
+    JSON keep everything.
     """
+    from cxray.cli.tables import print_table
+
     caveats = result.caveats(lang.value)
     if fmt == Format.json:
         data = result.to_dict()
@@ -92,25 +115,13 @@ def render(
         sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
         sys.stdout.write("\n")
         return
-    frame = result.to_pandas()
+    shown = table if table is not None else result.display()
     if fmt == Format.csv:
-        sys.stdout.write(frame.to_csv(index=False))
+        sys.stdout.write(shown.data.to_csv(index=False))
         for caveat in caveats:  # CSV goes to a program: the caveat to the person, on stderr
             err.print(f"{say(lang, 'warning', 'let op')}: {caveat}", highlight=False, markup=False)
         return
-    if columns:
-        frame = frame[[c for c in columns if c in frame.columns]]
-    # titles, headers, cells and sentences hold user data: Text, so "[/bold]" is never markup
-    table = Table(
-        title=Text(title, style="table.title") if title is not None else None, show_lines=False
-    )
-    for column in frame.columns:
-        table.add_column(
-            Text(str(column)), justify="right" if frame[column].dtype.kind in "iuf" else "left"
-        )
-    for row in frame.itertuples(index=False):
-        table.add_row(*(Text(_cell(v)) for v in row))
-    out.print(table)
+    print_table(out, shown, lang.value, wide=wide, top=top, title=title)
     sentence = result.summary(lang.value)
     if sentence:
         out.print(sentence, highlight=False, markup=False, soft_wrap=True)
@@ -120,29 +131,30 @@ def render(
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else ""
-    if isinstance(value, int | np.integer):
-        return f"{value:,}"
-    if isinstance(value, float | np.floating):
-        if value in (float("inf"), float("-inf")):  # a median or bound the data never reach
-            return "not reached"
-        if value == 0:
-            return "0"
-        if abs(value) < 0.001:  # 3.47e-18 reads as noise: say what it is, a value below 0.001
-            return "<0.001" if value > 0 else ">-0.001"
-        # three significant digits, never in exponent notation (999.7 would read "1e+03")
-        return f"{value:,.3g}" if abs(value) < 99.95 else f"{value:,.0f}"
-    return str(value)
+    """One plain value as a table cell (numbers without exponents, infinity "not reached")."""
+    from cxray.cells import cell
+    from cxray.results import Column
+
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return cell(bool(value), Column("v", "flag", "v"))
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return cell(value, Column("v", "duration", "v"))
+    if isinstance(value, int | float) or type(value).__module__ == "numpy":
+        kind = "count" if float(value).is_integer() and not isinstance(value, float) else "number"
+        return cell(value, Column("v", kind, "v"))
+    return cell(value, Column("v", "text", "v"))
 
 
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for pair in pairs or []:
         if "=" not in pair:
-            fail(f"{option} takes NAME=VALUE, got {pair!r}")
+            fail(
+                Message(
+                    f"{option} takes NAME=VALUE, got {pair!r}",
+                    f"{option} verwacht NAAM=WAARDE, niet {pair!r}",
+                )
+            )
         key, value = pair.split("=", 1)
         parsed[key.strip()] = value.strip()
     return parsed
@@ -158,6 +170,8 @@ class _progress:
     def __enter__(self) -> Callable[[str, float | None], None]:
         if not self.enabled:
             return lambda step, fraction: None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -183,31 +197,12 @@ class _progress:
             self.bar.stop()
 
 
-class _Framed(Result):
-    """Show one frame of a multi-frame result in table/csv output (JSON keeps them all)."""
-
-    def __init__(self, result: Result, frame: Any):
-        self.result, self.frame = result, frame
-
-    def to_pandas(self) -> Any:
-        return self.frame
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.result.to_dict()
-
-    def summary(self, lang: str = "en") -> str:
-        return self.result.summary(lang)
-
-    def caveats(self, lang: str = "en") -> list[str]:
-        return self.result.caveats(lang)
-
-
 def _run(path: Path, question: Callable[[cxray.Workspace], Result]) -> Result:
     ws = open_workspace(path)
     try:
         return question(ws)
     except (ValueError, KeyError) as exc:
-        fail(str(exc))
+        fail(exc)
         raise
     finally:
         ws.close()
@@ -217,6 +212,11 @@ def _period(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
     if ".." not in text:
-        fail(f"a period is START..END, e.g. 2024-01-01..2024-03-31; got {text!r}")
+        fail(
+            Message(
+                f"a period is START..END, e.g. 2024-01-01..2024-03-31; got {text!r}",
+                f"een periode is BEGIN..EINDE, bijv. 2024-01-01..2024-03-31; niet {text!r}",
+            )
+        )
     start, end = text.split("..", 1)
     return start, end

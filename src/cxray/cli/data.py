@@ -8,7 +8,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -30,7 +29,9 @@ from cxray.cli.common import (
     render,
     say,
 )
+from cxray.i18n import count_of, join_words, position_word
 from cxray.journey import TEMPLATES, JourneyError
+from cxray.labels import channel_label, phase_label
 from cxray.results import jsonable
 from cxray.warehouse import WarehouseError
 
@@ -51,7 +52,7 @@ def init(
     try:
         ws = cxray.init(path, template=template, name=name, warehouse_url=warehouse)
     except (cxray.WorkspaceError, JourneyError, WarehouseError) as exc:
-        fail(str(exc))
+        fail(exc)
     ws.close()
     out.print(
         say(
@@ -60,7 +61,11 @@ def init(
             f"Werkruimte {path} gemaakt ({template}). Volgende stap: cxray import {path} events BESTAND",
         ),
         highlight=False,
+        soft_wrap=True,  # the command stays on one line, to copy
     )
+
+
+NONE = ("", "")  # no noun in the other language: count_of is asked for one language only
 
 
 class TableName(StrEnum):
@@ -142,7 +147,7 @@ def import_(
     try:
         recoded = parse_recode(recode)  # before any file is read
     except RecodeError as exc:
-        fail(str(exc))
+        fail(exc)
     # how the file is read: the same for a dry run and for the import itself
     reading = {
         "constants": parse_pairs(set_, "--set"),
@@ -159,7 +164,7 @@ def import_(
         try:
             preview = ws.preview_import(table.value, file, mapping, rows=rows, **reading)
         except (ImportError_, JourneyError) as exc:
-            fail(str(exc))
+            fail(exc)
         finally:
             ws.close()
         _show_preview(preview, fmt, lang)
@@ -178,7 +183,7 @@ def import_(
             )
         except (ImportError_, JourneyError) as exc:
             ws.close()
-            fail(str(exc))
+            fail(exc)
     ws.close()
     # what an earlier, interrupted import had left and this one repaired first
     for repair in ws.repairs:
@@ -209,19 +214,26 @@ def import_(
             highlight=False,
         )
     if result.new_touchpoints:
-        names = ", ".join(
-            f"{n} (did you mean {result.suggestions[n]}?)" if n in result.suggestions else n
-            for n in result.new_touchpoints
+        new = result.new_touchpoints
+        mean = say(lang, "did you mean", "bedoelt u")
+        names = join_words(
+            (
+                f"{n} ({mean} {result.suggestions[n]}?)" if n in result.suggestions else n
+                for n in new
+            ),
+            lang.value,
         )
+        count = len(new)
         err.print(
             say(
                 lang,
-                f"warning: {len(result.new_touchpoints)} new touchpoint(s) added to cxray.toml without "
-                f"a phase: {names}",
-                f"let op: {len(result.new_touchpoints)} nieuwe contactmoment(en) zonder fase toegevoegd "
-                f"aan cxray.toml: {names}",
+                f"warning: {count_of(count, 'en', ('new touchpoint', 'new touchpoints'), NONE)} "
+                f"added to cxray.toml without a phase: {names}",
+                f"let op: {count_of(count, 'nl', NONE, ('nieuw contactmoment', 'nieuwe contactmomenten'))}"
+                f" zonder fase toegevoegd aan cxray.toml: {names}",
             ),
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -274,7 +286,8 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
     for line in lines:
         out.print(line, highlight=False, soft_wrap=True)
     if preview.problem:
-        error = Text.assemble(("error:", "red"), " ", preview.problem)
+        label = say(lang, "error:", "fout:")
+        error = Text.assemble((label, "red"), " ", preview.problem_text(lang.value))
         err.print(error, highlight=False, soft_wrap=True)
         out.print(preview.summary(lang.value), highlight=False, soft_wrap=True)
         return
@@ -284,38 +297,52 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
     fed = {m.column for m in preview.mapping if m.found_by != "not found"}
     fed |= {preview.position_label, "refused"} | {c for c in frame if frame[c].notna().any()}
     shown = [c for c in frame.columns if c in fed]
+    n = len(frame)
     title = say(
         lang,
-        f"First {len(frame):,} row(s) as they would be stored (times in UTC)",
-        f"Eerste {len(frame):,} rij(en) zoals ze worden opgeslagen (tijden in UTC)".replace(
-            ",", "."
-        ),
+        f"The first {count_of(n, 'en', ('row', 'rows'), NONE)} as "
+        f"{'it' if n == 1 else 'they'} would be stored (times in UTC)",
+        f"De eerste {count_of(n, 'nl', NONE, ('rij', 'rijen'))} zoals "
+        f"{'die wordt' if n == 1 else 'ze worden'} opgeslagen (tijden in UTC)",
     )
     rows_table = Table(title=Text(title))
     for name in shown:
-        header = say(lang, name, "afgewezen") if name == "refused" else name
+        if name == "refused":
+            header = say(lang, name, "afgewezen")
+        elif name == preview.position_label:
+            header = position_word(name, lang.value)
+        else:
+            header = name  # a canonical column: the name to --map to
         rows_table.add_column(Text(header), overflow="fold")
+    refused = shown.index("refused") if "refused" in shown else None
     for record in frame[shown].itertuples(index=False):
-        rows_table.add_row(*(Text(_preview_cell(v)) for v in record))
+        cells = [_preview_cell(v) for v in record]
+        if refused is not None:
+            cells[refused] = preview.reason_text(cells[refused], lang.value)
+        rows_table.add_row(*(Text(cell) for cell in cells))
     out.print(rows_table)
     out.print(preview.summary(lang.value), highlight=False, soft_wrap=True)
     label = preview.position_label
     for problem in preview.problems[:20]:
-        where = f"{label} {problem[label]}"
+        where = f"{position_word(label, lang.value)} {problem[label]}"
         what = f"{problem['column']} = {problem['value']!r}: " if problem["column"] else ""
-        err.print(f"  {where}: {what}{problem['reason']}", highlight=False, soft_wrap=True)
+        reason = preview.reason_text(problem["reason"], lang.value)
+        err.print(f"  {where}: {what}{reason}", highlight=False, soft_wrap=True)
     if len(preview.problems) > 20:
         more = len(preview.problems) - 20
         err.print(say(lang, f"  … and {more} more", f"  … en nog {more}"), highlight=False)
     for hint in preview.hint_texts(lang.value):
         err.print(hint, highlight=False, soft_wrap=True)
     if preview.new_touchpoints:
-        names = ", ".join(preview.new_touchpoints)
+        names = join_words(preview.new_touchpoints, lang.value)
+        one = len(preview.new_touchpoints) == 1
         err.print(
             say(
                 lang,
-                f"new touchpoint(s) the import would add to cxray.toml: {names}",
-                f"nieuwe contactmoment(en) die de import aan cxray.toml toevoegt: {names}",
+                f"{'a new touchpoint' if one else 'new touchpoints'} the import would add to "
+                f"cxray.toml: {names}",
+                f"{'een nieuw contactmoment' if one else 'nieuwe contactmomenten'} die de import "
+                f"aan cxray.toml toevoegt: {names}",
             ),
             highlight=False,
             soft_wrap=True,
@@ -326,6 +353,8 @@ PREVIEW_CELL_CHARS = 60  # on screen; json and csv keep every character
 
 
 def _preview_cell(value: Any) -> str:
+    import pandas as pd  # a preview is a frame: loaded already, never by `cxray --help`
+
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, pd.Timestamp):
@@ -347,34 +376,42 @@ def status(
         render(result, fmt, lang)
         return
     journey = result.journey
+    code = lang.value
     out.print(
         Text.assemble((str(journey["name"]), "bold"), f"  {result.path}  ({result.engine})"),
         highlight=False,
     )
-    out.print(say(lang, "phases: ", "fasen: ") + " → ".join(journey["phases"]), highlight=False)
-    table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
-    for column in ("touchpoint", "phase", "channel", "events"):
-        table.add_column(column, justify="right" if column == "events" else "left")
+    phases = [phase_label(p, code) for p in journey["phases"]]
+    out.print(
+        say(lang, "The journey's phases: ", "De fasen van de journey: ") + " → ".join(phases),
+        highlight=False,
+        soft_wrap=True,
+    )
     names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
-    for name in names:
-        spec = journey["touchpoints"].get(name, {})
-        table.add_row(  # cells as Text: a name like "[/bold]x" is data, not markup
-            Text(str(name)),
-            Text(str(spec.get("phase", "unassigned"))),
-            Text(str(spec.get("channel", ""))),
-            f"{result.touchpoint_counts.get(name, 0):,}",
-        )
-    out.print(table)
-    render(result, Format.table, lang)
-    if result.first_ts is not None:
-        out.print(
-            say(lang, "data from ", "gegevens van ")
-            + f"{result.first_ts:%Y-%m-%d} "
-            + say(lang, "to ", "tot ")
-            + f"{result.last_ts:%Y-%m-%d}",
-            highlight=False,
-        )
-    for warning in result.all_warnings(lang.value):
+    if names:
+        table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
+        headers = {
+            "touchpoint": say(lang, "touchpoint", "contactmoment"),
+            "phase": say(lang, "phase", "fase"),
+            "channel": say(lang, "channel", "kanaal"),
+            "events": say(lang, "events", "interacties"),
+        }
+        for column, header in headers.items():
+            table.add_column(header, justify="right" if column == "events" else "left")
+        for name in names:
+            spec = journey["touchpoints"].get(name, {})
+            table.add_row(  # cells as Text: a name like "[/bold]x" is data, not markup
+                Text(str(name)),
+                Text(phase_label(str(spec.get("phase", "unassigned")), code)),
+                Text(channel_label(str(spec.get("channel", "")), code)),
+                f"{result.touchpoint_counts.get(name, 0):,}".replace(
+                    ",", "." if code == "nl" else ","
+                ),
+            )
+        out.print(table)
+    for sentence in result.sentences(code):
+        out.print(sentence, highlight=False, markup=False, soft_wrap=True)
+    for warning in result.all_warnings(code):
         label = say(lang, "warning", "let op")
         err.print(Text.assemble((f"{label}:", "yellow"), " ", warning), highlight=False)
 
@@ -401,7 +438,7 @@ def demo(
                 progress=lambda step, done, total: update(step, done / total if total else None),
             )
         except cxray.WorkspaceError as exc:
-            fail(str(exc))
+            fail(exc)
     if fmt != Format.table:
         sys.stdout.write(json.dumps(jsonable(result.to_dict()), indent=2) + "\n")
         return

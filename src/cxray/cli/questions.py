@@ -14,7 +14,6 @@ from cxray.cli.common import (
     Lang,
     LangOption,
     WorkspaceArg,
-    _Framed,
     _period,
     _run,
     app,
@@ -24,44 +23,11 @@ from cxray.cli.common import (
     render,
     say,
 )
+from cxray.i18n import Message
 
-# What fits on a screen per command; --format csv/json give every column.
-METRIC_COLUMNS = ["metric", "group", "n", "score", "low", "high", "too_few"]
-COMPARE_COLUMNS = [
-    "group",
-    "n",
-    "score",
-    "n_ref",
-    "score_ref",
-    "difference",
-    "diff_low",
-    "diff_high",
-    "q_value",
-    "significant",
-]
-FUNNEL_COLUMNS = [
-    "group",
-    "phase",
-    "reached",
-    "converted",
-    "conversion",
-    "dropped",
-    "drop_share",
-    "censored",
-    "median_days_to_next",
-    "p90_days_to_next",
-]
-DROPOFF_COLUMNS = [
-    "touchpoint",
-    "phase",
-    "churners_last",
-    "share_of_churners",
-    "stayers_last",
-    "lift",
-    "lift_low",
-    "lift_high",
-    "q_value",
-]
+# The terminal shows what fits; these two options ask for more (csv/json give everything).
+WideOption = Annotated[bool, typer.Option("--wide", help="Every column, however wide the screen.")]
+TopOption = Annotated[int, typer.Option("--top", min=0, help="How many rows to show (0: all).")]
 
 
 @app.command()
@@ -80,12 +46,14 @@ def metrics(
         typer.Option(help="Only answers up to this date (a plain date includes that whole day)."),
     ] = None,
     min_n: Annotated[int, typer.Option(help="Below this many answers: flagged too few.")] = 30,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """NPS, CES and CSAT with n and 95% intervals, overall or per group."""
     result = _run(path, lambda ws: ws.metrics(metric, by, start=start, end=end, min_n=min_n))
-    render(result, fmt, lang, columns=METRIC_COLUMNS)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -96,6 +64,8 @@ def compare(
     before: Annotated[str | None, typer.Option(help="Reference period START..END.")] = None,
     after: Annotated[str | None, typer.Option(help="Period to compare START..END.")] = None,
     fdr: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
@@ -103,10 +73,15 @@ def compare(
     periods = None
     if before or after:
         if not (before and after):
-            fail("give both --before and --after periods")
+            fail(
+                Message(
+                    "give both --before and --after periods",
+                    "geef zowel een --before- als een --after-periode",
+                )
+            )
         periods = (_period(before), _period(after))
     result = _run(path, lambda ws: ws.compare(metric, by=by, periods=periods, fdr=fdr))
-    render(result, fmt, lang, columns=COMPARE_COLUMNS)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -119,13 +94,15 @@ def funnel(
         int | None, typer.Option(help="Days allowed to reach the next phase.")
     ] = None,
     by: Annotated[str | None, typer.Option(help="segment, cohort or a customer attribute.")] = None,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Customers per phase, conversion, drop-off (censored apart) and time to the next phase."""
     chosen = [p.strip() for p in phases.split(",")] if phases else None
     result = _run(path, lambda ws: ws.funnel(chosen, window_days=window, by=by))
-    render(result, fmt, lang, columns=FUNNEL_COLUMNS)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -134,25 +111,19 @@ def dropoff(
     top: Annotated[int, typer.Option(help="How many touchpoints to show.")] = 20,
     by_phase: Annotated[bool, typer.Option(help="Per phase instead of per touchpoint.")] = False,
     rank_by: Annotated[str, typer.Option(help="count or lift.")] = "count",
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Where customers leave: the last touchpoint before churn, by count and lift."""
     result = _run(path, lambda ws: ws.dropoff(top=top, by_phase=by_phase, rank_by=rank_by))
-    render(result, fmt, lang, columns=DROPOFF_COLUMNS)
+    render(result, fmt, lang, wide=wide)
 
 
 class FlowView(StrEnum):
     edges = "edges"
     variants = "variants"
     sankey = "sankey"
-
-
-FLOW_COLUMNS = {
-    FlowView.edges: ["source", "target", "count", "customers", "median_seconds", "p90_seconds"],
-    FlowView.variants: ["label", "customers", "share", "churned", "churn_rate"],
-    FlowView.sankey: None,
-}
 
 
 @app.command()
@@ -167,6 +138,8 @@ def flows(
     ] = None,
     only: Annotated[str | None, typer.Option(help="churned or retained.")] = None,
     top_variants: Annotated[int, typer.Option(help="How many path variants.")] = 20,
+    top: Annotated[int, typer.Option("--top", min=0, help="How many rows to show (0: all).")] = 20,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
@@ -177,7 +150,7 @@ def flows(
             segment=segment, start=start, end=end, only=only, top_variants=top_variants
         ),
     )
-    render(_Framed(result, getattr(result, show.value)), fmt, lang, columns=FLOW_COLUMNS[show])
+    render(result, fmt, lang, table=result.display(show.value), wide=wide, top=top)
 
 
 @app.command()
@@ -185,38 +158,47 @@ def retention(
     path: WorkspaceArg,
     period: Annotated[str, typer.Option(help="week, month or quarter.")] = "month",
     max_periods: Annotated[int, typer.Option(help="How many periods after acquisition.")] = 24,
-    wide: Annotated[bool, typer.Option(help="Cohorts × periods matrix.")] = False,
+    top: TopOption = 0,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every period, however wide the screen.")
+    ] = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
-    """Cohort retention: share of each acquisition cohort not churned after k periods."""
+    """Cohort retention: share of each acquisition cohort not churned after k periods.
+
+    A grid of cohorts × periods; a narrow screen shows the round periods (1, 3, 6, 12…).
+    """
     result = _run(path, lambda ws: ws.retention(period=period, max_periods=max_periods))
-    frame = result.to_pandas(wide=True).reset_index() if wide else result.to_pandas()
-    render(_Framed(result, frame), fmt, lang)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
 def survival(
     path: WorkspaceArg,
     by: Annotated[str | None, typer.Option(help="segment or a customer attribute.")] = None,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Kaplan–Meier survival to churn with 95% intervals and median lifetime."""
     result = _run(path, lambda ws: ws.survival(by=by))
-    render(_Framed(result, result.groups), fmt, lang)  # the curve: --format csv/json
+    render(result, fmt, lang, wide=wide, top=top)  # the curve itself: --format json
 
 
 @app.command("early-churn")
 def early_churn(
     path: WorkspaceArg,
     days: Annotated[int, typer.Option(help="The first days of a customer's life.")] = 100,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Share of new customers who left within their first N days, per acquisition cohort."""
     result = _run(path, lambda ws: ws.early_churn(days=days))
-    render(result, fmt, lang)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -225,14 +207,38 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
         "report.html"
     ),
+    segment: Annotated[
+        str | None, typer.Option(help="Only this customer segment's customers.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Only interactions and answers from this date.")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            help="Only interactions and answers up to this date (a plain date includes that "
+            "whole day)."
+        ),
+    ] = None,
     lang: LangOption = Lang.en,
 ) -> None:
-    """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary."""
-    from cxray.report import write_report  # the report is a face: the Workspace renders nothing
+    """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary.
+
+    --segment, --start and --end limit every part of it, as they do for metrics and flows;
+    the report's header names them.
+    """
+    from cxray.report import FilterError, write_report  # a face: the Workspace renders nothing
+    from cxray.report.text import say as report_say
 
     ws = open_workspace(path, read_only=True)
     try:
-        written = write_report(ws, output, lang=lang.value)
+        written = write_report(ws, output, lang=lang.value, segment=segment, start=start, end=end)
+    except FilterError as exc:
+        fail(report_say(lang.value, exc.key, **exc.values))
+        raise
+    except ValueError as exc:  # a date that is no date, or an empty period
+        fail(str(exc))
+        raise
     finally:
         ws.close()
     out.print(
@@ -250,23 +256,14 @@ def nps_drivers(
         typer.Option(help="The overall score to explain (default: NPS, else the most answered)."),
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples for the intervals.")] = 200,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """What drives the overall score: importance with intervals × current performance."""
     result = _run(path, lambda ws: ws.nps_drivers(target, bootstrap=bootstrap))
-    render(result, fmt, lang, columns=NPS_DRIVER_COLUMNS)
-
-
-NPS_DRIVER_COLUMNS = [
-    "driver",
-    "n",
-    "importance",
-    "importance_low",
-    "importance_high",
-    "performance",
-    "quadrant",
-]
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -276,46 +273,35 @@ def risk(
     evaluate: Annotated[
         bool, typer.Option(help="Judge the model on a time-based hold-out instead of scoring.")
     ] = False,
-    top: Annotated[int, typer.Option(help="How many customers to show (table view).")] = 20,
+    top: Annotated[
+        int, typer.Option(min=0, help="How many customers to show (table view; 0: all).")
+    ] = 20,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """Churn risk per active customer with reasons, or --evaluate: AUC, calibration, lift."""
     if evaluate:
         result = _run(path, lambda ws: ws.evaluate_risk(horizon))
-        if fmt == Format.table:
-            for name, value in result.metrics().items():
-                out.print(f"{name}: {value}", highlight=False)
-        render(result, fmt, lang)
-        return
-
-    result = _run(path, lambda ws: ws.risk(horizon))  # today's customers
-    if fmt == Format.table:
-        frame = result.to_pandas().sort_values("probability", ascending=False).head(top)
-        reasons = "reasons_nl" if lang == Lang.nl else "reasons"
-        frame = frame.assign(
-            reasons=frame[reasons].map(lambda r: "; ".join(r) if isinstance(r, list | tuple) else r)
-        )
-        render(
-            _Framed(result, frame),
-            fmt,
-            lang,
-            columns=["customer_id", "probability", "band", "reasons"],
-        )
-        return
-    render(result, fmt, lang)
+    else:
+        result = _run(path, lambda ws: ws.risk(horizon))  # today's customers, riskiest first
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
 def onboarding(
     path: WorkspaceArg,
     days: Annotated[int, typer.Option(help="The onboarding period in days.")] = 100,
+    top: Annotated[
+        int, typer.Option(min=0, help="How many customers to show (table view; 0: all).")
+    ] = 20,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """New customers: their phase, whether they are late for the next one, their risk."""
     result = _run(path, lambda ws: ws.onboarding(days=days))
-    render(result, fmt, lang)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -331,6 +317,8 @@ def themes(
     taxonomy: Annotated[
         Path | None, typer.Option(help="A TOML file adding to or replacing the default themes.")
     ] = None,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
@@ -339,7 +327,7 @@ def themes(
         path,
         lambda ws: ws.themes(metric, discover=discover, taxonomy=taxonomy, lang=lang.value),
     )
-    render(result, fmt, lang, columns=result.columns)
+    render(result, fmt, lang, wide=wide, top=top)
 
 
 @app.command()
@@ -350,12 +338,13 @@ def phrases(
         typer.Option(help="nps, csat, rating… or all (default: the main scored metric)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Phrases per side.")] = 20,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """The words and phrases that set detractors apart from promoters."""
     result = _run(path, lambda ws: ws.phrases(metric, top=top))
-    render(result, fmt, lang)
+    render(result, fmt, lang, wide=wide)
 
 
 @app.command("dose-response")
@@ -363,12 +352,13 @@ def dose_response(
     path: WorkspaceArg,
     horizon: Annotated[float, typer.Option(help="Days for the churn-within-horizon figure.")] = 90,
     max_dose: Annotated[int, typer.Option(help="The top dose level (shown as N+).")] = 3,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
     """How churn rises with each extra bad experience (0, 1, 2, 3+), censoring handled."""
     result = _run(path, lambda ws: ws.dose_response(horizon, max_dose))
-    render(result, fmt, lang)
+    render(result, fmt, lang, wide=wide)
 
 
 @app.command()
@@ -385,6 +375,8 @@ def drivers(
             "default on lifetime data without events."
         ),
     ] = None,
+    top: TopOption = 0,
+    wide: WideOption = False,
     fmt: FormatOption = Format.table,
     lang: LangOption = Lang.en,
 ) -> None:
@@ -394,21 +386,4 @@ def drivers(
     drivers whose customers-lost intervals overlap share a rank (tied).
     """
     result = _run(path, lambda ws: ws.drivers(coding=coding, fdr=fdr, by=by or None))
-    render(result, fmt, lang, columns=DRIVER_COLUMNS)
-
-
-DRIVER_COLUMNS = [
-    "rank",
-    "tied",
-    "driver",
-    "reason",
-    "customers_exposed",
-    "hazard_ratio",
-    "hr_lower",
-    "hr_upper",
-    "q_value",
-    "significant",
-    "customers_lost",
-    "lost_lower",
-    "lost_upper",
-]
+    render(result, fmt, lang, wide=wide, top=top)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from cxray.i18n import Message
 from cxray.ingest.sources import Source, csv_lines, sql_literal
 from cxray.ingest.values import (
     clean_expr,
@@ -143,7 +144,7 @@ WEAK_KINDS = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(ValueError):  # raised with a bilingual Message
     pass
 
 
@@ -234,15 +235,25 @@ def plan_columns(
     canonical = set(targets)
     for target in list(mapping.values()) + list(constants):
         if target not in canonical:
+            listed = ", ".join(targets)
             raise MappingError(
-                f"{file_label}: cannot map to {target!r}: the {spec.name} table has "
-                f"{', '.join(targets)}"
+                Message(
+                    f"{file_label}: cannot map to {target!r}: the {spec.name} table has {listed}",
+                    f"{file_label}: kan niet naar {target!r}: de tabel {spec.name} heeft {listed}",
+                )
             )
     missing_sources = [s for s in mapping if s not in source_columns]
     if missing_sources:
+        absent, present = ", ".join(missing_sources), ", ".join(source_columns)
+        many = len(missing_sources) > 1
         raise MappingError(
-            f"{file_label}: --map names column(s) not in the file: {', '.join(missing_sources)}; "
-            f"the file has: {', '.join(source_columns)}"
+            Message(
+                f"{file_label}: --map names {'columns' if many else 'a column'} not in the "
+                f"file: {absent}; the file has: {present}",
+                f"{file_label}: --map noemt {'kolommen' if many else 'een kolom'} die niet in "
+                f"het bestand {'staan' if many else 'staat'}: {absent}; het bestand heeft: "
+                f"{present}",
+            )
         )
 
     sources: dict[str, str] = {target: src for src, target in mapping.items()}
@@ -279,23 +290,38 @@ def plan_columns(
 
 def missing_message(
     file_label: str, missing: list[str], names: list[str], passed_over: list[PassedOver]
-) -> str:
+) -> Message:
     """Required columns the file lacks: how to name them, and why a likely column was not
     taken (a weak alias whose values do not fit)."""
-    hint = ", ".join(f"--map YOUR_COLUMN={c}" for c in missing)
-    message = (
-        f"{file_label}: required column(s) missing: {', '.join(missing)}. The file has: "
-        f"{', '.join(names)}. Name them with {hint}"
-        + (" or set a constant with --set metric=nps" if "metric" in missing else "")
+    many = len(missing) > 1
+    absent, present = ", ".join(missing), ", ".join(names)
+    hint_en = ", ".join(f"--map YOUR_COLUMN={c}" for c in missing)
+    hint_nl = ", ".join(f"--map UW_KOLOM={c}" for c in missing)
+    metric = "metric" in missing
+    en = (
+        f"{file_label}: {'required columns' if many else 'a required column'} missing: "
+        f"{absent}. The file has: {present}. Name {'them' if many else 'it'} with {hint_en}"
+        + (" or set a constant with --set metric=nps" if metric else "")
+    )
+    nl = (
+        f"{file_label}: {'verplichte kolommen ontbreken' if many else 'een verplichte kolom ontbreekt'}"
+        f": {absent}. Het bestand heeft: {present}. Wijs {'ze' if many else 'hem'} aan met "
+        f"{hint_nl}" + (" of geef een vaste waarde met --set metric=nps" if metric else "")
     )
     for passed in passed_over:
         if passed.target in missing:
-            constant = " (or one metric for every row: --set metric=nps)"
-            message += (
+            on_metric = passed.target == "metric"
+            en += (
                 f"\n  {passed.column} was not taken for {passed.target}: {passed.reason()}; to "
-                f"use it anyway: {passed.option}" + (constant if passed.target == "metric" else "")
+                f"use it anyway: {passed.option}"
+                + (" (or one metric for every row: --set metric=nps)" if on_metric else "")
             )
-    return message
+            nl += (
+                f"\n  {passed.column} is niet gebruikt voor {passed.target}: "
+                f"{passed.reason('nl')}; om deze kolom toch te gebruiken: {passed.option}"
+                + (" (of één metriek voor elke rij: --set metric=nps)" if on_metric else "")
+            )
+    return Message(en, nl)
 
 
 class ValueSample:

@@ -2,12 +2,15 @@
 
 The pipeline runs inside DuckDB (the SQL is built in ``staging``):
 
-1. **check**: one streaming scan of the typed relation counts the rows, the bad ones, the
-   distinct keys and the touchpoints;
-2. **explain**: only when rows are bad, their problems (row, column, value, reason) are kept in
+1. **append** (events, feedback): in the import's transaction, the typed rows go straight into
+   the table; a bad row stops the statement and the transaction rolls back. Counts, touchpoints
+   and duplicates are read from the rows written (``append``);
+2. **check** (customers, and files the single pass cannot take): one streaming scan of the
+   typed relation counts the rows, the bad ones, the distinct keys and the touchpoints;
+3. **explain**: only when rows are bad, their problems (row, column, value, reason) are kept in
    the engine and mapped to the lines an editor shows (``problems``); the import is refused, or
-   with ``skip_invalid`` they go to a quarantine file;
-3. **write**: in one transaction, rows whose key is new are inserted (customers are updated
+   with ``skip_invalid`` they go to a quarantine file and the valid rows are written;
+4. **write**: in one transaction, rows whose key is new are inserted (customers are updated
    where the file says something new), with a row of the import log. An event log (XES) as
    events also fills customers from its cases in the same transaction.
 
@@ -27,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from cxray.i18n import Message
 from cxray.ingest.append import BadRows, NotAppendable, append, appends
 from cxray.ingest.faults import crash_point
 from cxray.ingest.problems import (
@@ -126,13 +130,21 @@ def import_file(
     options = _with_errors_file(options, workdir, Path(path).name)
     if not warehouse.is_duckdb:
         raise ImportError_(
-            f"importing into a {warehouse.engine} warehouse is not supported yet; import into a "
-            "DuckDB workspace"
+            Message(
+                f"importing into a {warehouse.engine} warehouse is not supported yet; import "
+                "into a DuckDB workspace",
+                f"importeren in een {warehouse.engine}-warehouse kan nog niet; importeer in een "
+                "DuckDB-werkruimte",
+            )
         )
     if spec.name != "customers" and (options.as_of is not None or options.tenure_unit):
         raise ImportError_(
-            f"{path}: --as-of and --tenure-unit describe lifetime data; they apply to customers, "
-            f"not {spec.name}"
+            Message(
+                f"{path}: --as-of and --tenure-unit describe lifetime data; they apply to "
+                f"customers, not {spec.name}",
+                f"{path}: --as-of en --tenure-unit beschrijven levensduurgegevens; ze gelden voor "
+                f"customers, niet voor {spec.name}",
+            )
         )
     started = dt.datetime.now(dt.UTC)
     con: duckdb.DuckDBPyConnection = warehouse.backend.con
@@ -203,7 +215,7 @@ def _open_parts(
             return [(spec, open_source(con, path, workdir / ".cxray-tmp"), options)]
         log = open_xes(con, path, workdir / ".cxray-tmp")
     except SourceError as exc:
-        raise ImportError_(str(exc)) from None
+        raise ImportError_(exc) from None
     if spec.name == "customers":
         log.events.cleanup()
         return [(spec, log.cases, options)]
@@ -470,14 +482,24 @@ def _import_memory(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]
         con.execute(f"SET memory_limit = {sql_literal(limit)}")
     except duckdb.Error:
         raise ImportError_(
-            f"{IMPORT_MEMORY_ENV}={limit!r} is not a memory size DuckDB understands (e.g. 2GB)"
+            Message(
+                f"{IMPORT_MEMORY_ENV}={limit!r} is not a memory size DuckDB understands (e.g. 2GB)",
+                f"{IMPORT_MEMORY_ENV}={limit!r} is geen geheugengrootte die DuckDB begrijpt "
+                "(bijv. 2GB)",
+            )
         ) from None
     try:
         yield
     except duckdb.OutOfMemoryException:
         raise ImportError_(
-            f"{path}: this import needs more memory than the {limit} it may use; nothing was "
-            f"imported. Allow more with the environment variable {IMPORT_MEMORY_ENV} (e.g. 2GB)"
+            Message(
+                f"{path}: this import needs more memory than the {limit} it may use; nothing "
+                f"was imported. Allow more with the environment variable {IMPORT_MEMORY_ENV} "
+                "(e.g. 2GB)",
+                f"{path}: deze import heeft meer geheugen nodig dan de {limit} die hij mag "
+                f"gebruiken; er is niets geïmporteerd. Sta meer toe met de omgevingsvariabele "
+                f"{IMPORT_MEMORY_ENV} (bijv. 2GB)",
+            )
         ) from None
     finally:
         with contextlib.suppress(duckdb.Error):

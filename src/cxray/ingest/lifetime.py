@@ -22,6 +22,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from cxray.i18n import Message
 from cxray.ingest import columns as cols
 from cxray.ingest import values
 from cxray.ingest.sources import sql_literal
@@ -85,6 +86,10 @@ class LifetimeError(ValueError):
     """A file-level problem with lifetime data (an option missing or unreadable)."""
 
 
+def _error(en: str, nl: str) -> LifetimeError:
+    return LifetimeError(Message(en, nl))
+
+
 @dataclass(frozen=True)
 class Lifetime:
     """How one import turns lifetime columns into first_seen, churned_at and last_seen."""
@@ -131,14 +136,19 @@ def parse_as_of(value: str | dt.date | dt.datetime, timezone: str | None = None)
                 except ValueError:
                     continue
         if moment is None:
-            raise LifetimeError(
-                f"--as-of {text!r}: not a date I can read (use ISO 8601, e.g. 2024-01-31)"
+            raise _error(
+                f"--as-of {text!r}: not a date I can read (use ISO 8601, e.g. 2024-01-31)",
+                f"--as-of {text!r}: geen datum die ik kan lezen (gebruik ISO 8601, bijv. "
+                "2024-01-31)",
             )
     if moment.tzinfo is None:
         try:
             zone = zoneinfo.ZoneInfo(timezone) if timezone else dt.UTC
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise LifetimeError(f"--timezone {timezone!r}: not a time zone I know") from None
+            raise _error(
+                f"--timezone {timezone!r}: not a time zone I know",
+                f"--timezone {timezone!r}: geen tijdzone die ik ken",
+            ) from None
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(dt.UTC)
 
@@ -165,34 +175,48 @@ def prepare(
     lifetime_columns = present - {"first_seen"}
     if not lifetime_columns and as_of is None:
         if tenure_unit is not None:
-            raise LifetimeError(f"{file_label}: --tenure-unit given, but the file has no tenure")
+            raise _error(
+                f"{file_label}: --tenure-unit given, but the file has no tenure",
+                f"{file_label}: --tenure-unit opgegeven, maar het bestand heeft geen klantduur",
+            )
         return None
     for name in INPUTS:
         if name in plan.constants:
-            raise LifetimeError(
-                f"{file_label}: --set {name}=… is not supported; give {name} as a column"
+            raise _error(
+                f"{file_label}: --set {name}=… is not supported; give {name} as a column",
+                f"{file_label}: --set {name}=… kan niet; geef {name} als kolom",
             )
     moment = parse_as_of(as_of, timezone) if as_of is not None else None
     days = None
     if "tenure" in present:
         unit = tenure_unit or unit_from_name(plan.sources["tenure"])
         if unit is None:
-            raise LifetimeError(
-                f"{file_label}: column {plan.sources['tenure']!r} (tenure) does not say its unit; "
-                "give --tenure-unit days, weeks, months or years"
+            column = plan.sources["tenure"]
+            raise _error(
+                f"{file_label}: column {column!r} (tenure) does not say its unit; "
+                "give --tenure-unit days, weeks, months or years",
+                f"{file_label}: kolom {column!r} (klantduur) noemt haar eenheid niet; "
+                "geef --tenure-unit days, weeks, months of years",
             )
         if unit not in DAYS_PER_UNIT:
-            raise LifetimeError(
-                f"{file_label}: --tenure-unit {unit!r}: expected days, weeks, months or years"
+            raise _error(
+                f"{file_label}: --tenure-unit {unit!r}: expected days, weeks, months or years",
+                f"{file_label}: --tenure-unit {unit!r}: verwacht days, weeks, months of years",
             )
         days = DAYS_PER_UNIT[unit]
         if moment is None and "first_seen" not in present:
-            raise LifetimeError(
+            raise _error(
                 f"{file_label}: tenure without a start date needs --as-of DATE, the date the "
-                "export was taken (e.g. --as-of 2024-01-31): tenure is counted back from it"
+                "export was taken (e.g. --as-of 2024-01-31): tenure is counted back from it",
+                f"{file_label}: klantduur zonder startdatum heeft --as-of DATUM nodig, de datum "
+                "van de export (bijv. --as-of 2024-01-31): de klantduur telt daarvandaan terug",
             )
     elif tenure_unit is not None:
-        raise LifetimeError(f"{file_label}: --tenure-unit given, but the file has no tenure column")
+        raise _error(
+            f"{file_label}: --tenure-unit given, but the file has no tenure column",
+            f"{file_label}: --tenure-unit opgegeven, maar het bestand heeft geen kolom met "
+            "klantduur",
+        )
     return Lifetime(as_of=moment, days_per_unit=days, present=present)
 
 

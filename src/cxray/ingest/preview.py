@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cxray.i18n import Message, count_of, join_words, number
 from cxray.ingest import columns as cols
 from cxray.ingest.recode import NOT_A_NUMBER, suggested_option
 from cxray.ingest.result import ImportOptions
@@ -36,6 +37,7 @@ from cxray.ingest.validation import (
     UNREADABLE_TIMESTAMP,
     ImportError_,
     condition_sql,
+    reason_text,
     structural_rejects,
 )
 from cxray.ingest.values import suggest_timestamp_format
@@ -88,7 +90,7 @@ class Preview(Result):
     new_touchpoints: list[str] = field(default_factory=list)
     hints: list[dict] = field(default_factory=list)  # column, option, kind (recode/timestamp)
     missing: list[str] = field(default_factory=list)  # required columns nothing feeds
-    problem: str | None = None  # why the import would be refused before reading a row
+    problem: Message | None = None  # why the import would be refused before reading a row
     seconds: float = 0.0
 
     @property
@@ -135,7 +137,7 @@ class Preview(Result):
                 for p in self.passed_over
             ],
             "missing": self.missing,
-            "problem": self.problem,
+            "problem": None if self.problem is None else self.problem.en,
             "rows_shown": self.rows_shown,
             "rows_refused": self.rows_refused,
             "rows_known": self.rows_known,
@@ -168,34 +170,44 @@ class Preview(Result):
                 )
         return texts
 
+    def problem_text(self, lang: str = "en") -> str:
+        return "" if self.problem is None else self.problem.text(lang)
+
+    def reason_text(self, reason: str, lang: str = "en") -> str:
+        """A refused row's reason (or several, joined by "; ") in the reader's language."""
+        return "; ".join(reason_text(part, lang) for part in reason.split("; ")) if reason else ""
+
     def summary(self, lang: str = "en") -> str:
         nl = lang == "nl"
         if self.problem:
-            what = ", ".join(self.missing)
+            what = join_words(self.missing, lang)
+            one = len(self.missing) == 1
             return (
-                f"Proefimport, niets geschreven: de import zou worden geweigerd, verplichte "
-                f"kolom(men) ontbreken: {what}."
+                "Proefimport, niets geschreven: de import zou worden geweigerd, "
+                f"{'een verplichte kolom ontbreekt' if one else 'verplichte kolommen ontbreken'}"
+                f": {what}."
                 if nl
-                else f"Dry run, nothing written: the import would be refused, required "
-                f"column(s) missing: {what}."
+                else "Dry run, nothing written: the import would be refused, "
+                f"{'a required column' if one else 'required columns'} missing: {what}."
             )
         n, refused, known = self.rows_shown, self.rows_refused, self.rows_known
+        read = count_of(n, lang, ("row", "rows"), ("rij", "rijen"))
         if nl:
             text = (
-                f"Proefimport, niets geschreven: {_nl(n)} rij(en) gelezen, {_nl(refused)} "
-                "zou(den) worden afgewezen"
+                f"Proefimport, niets geschreven: {read} gelezen, {number(refused, lang)} "
+                f"{'zou' if refused == 1 else 'zouden'} worden afgewezen"
             )
             if known:
-                text += f", {_nl(known)} staan al in de werkruimte"
+                text += (
+                    f", {number(known, lang)} {'staat' if known == 1 else 'staan'} al in de "
+                    "werkruimte"
+                )
             return text + "."
+        # English keeps "row(s)": scripts and tests read this line
         text = f"Dry run, nothing written: {n:,} row(s) read, {refused:,} would be refused"
         if known:
             text += f", {known:,} already in the workspace"
         return text + "."
-
-
-def _nl(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
 
 
 def preview_file(
@@ -215,13 +227,22 @@ def preview_file(
     try:
         spec = table_spec(table)
     except ValueError as exc:
-        raise ImportError_(str(exc)) from None
+        raise ImportError_(exc) from None
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise ImportError_(f"rows: how many rows to show, at least 1; got {rows!r}")
+        raise ImportError_(
+            Message(
+                f"rows: how many rows to show, at least 1; got {rows!r}",
+                f"rows: hoeveel rijen te tonen, minstens 1; niet {rows!r}",
+            )
+        )
     if spec.name != "customers" and (options.as_of is not None or options.tenure_unit):
         raise ImportError_(
-            f"{path}: --as-of and --tenure-unit describe lifetime data; they apply to customers, "
-            f"not {spec.name}"
+            Message(
+                f"{path}: --as-of and --tenure-unit describe lifetime data; they apply to "
+                f"customers, not {spec.name}",
+                f"{path}: --as-of en --tenure-unit beschrijven levensduurgegevens; ze gelden "
+                f"voor customers, niet voor {spec.name}",
+            )
         )
     con = duckdb.connect()  # the dry run's own: the workspace's connection is never written
     try:
@@ -235,7 +256,7 @@ def preview_file(
             else:
                 source = open_source(con, Path(path), Path(workdir) / ".cxray-tmp")
         except SourceError as exc:
-            raise ImportError_(str(exc)) from None
+            raise ImportError_(exc) from None
         try:
             # The first rows only; as many as weak aliases are judged on, so the plan is the
             # import's own.
@@ -245,7 +266,12 @@ def preview_file(
             )
             preview = _preview(con, warehouse, journey, spec, limited, options, rows)
         except duckdb.Error as exc:
-            raise ImportError_(f"{path}: cannot read the file: {exc}") from None
+            raise ImportError_(
+                Message(
+                    f"{path}: cannot read the file: {exc}",
+                    f"{path}: kan het bestand niet lezen: {exc}",
+                )
+            ) from None
         finally:
             source.cleanup()
     finally:

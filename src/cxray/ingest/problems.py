@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from cxray.i18n import Message, count_of, message_of, number, text_of
 from cxray.ingest import columns as cols
 from cxray.ingest.recode import NOT_A_NUMBER, refusal_lines
-from cxray.ingest.sources import Source, csv_lines, quote_ident, sql_literal
+from cxray.ingest.sources import Source, csv_lines, position_nl, quote_ident, sql_literal
 from cxray.ingest.values import suggest_timestamp_format
 
 if TYPE_CHECKING:
@@ -39,15 +41,27 @@ JSON_OBJECT_LINE = "json_valid(__json_line) AND starts_with(ltrim(__json_line), 
 
 
 class ImportError_(ValueError):
-    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all."""
+    """The import was refused. ``errors`` holds the first rows; ``report`` the file with all.
+
+    The message is a :class:`Message` (``str()`` English, ``text_of(exc, "nl")`` Dutch), an
+    error to take it from, or a text.
+    """
 
     def __init__(
         self,
-        message: str,
+        message: str | Message | BaseException,
         errors: list[dict] | None = None,
         total: int = 0,
         report: Path | None = None,
     ):
+        if isinstance(message, BaseException):
+            message = message_of(message)
+        elif isinstance(message, str):
+            # ImportError_(str(exc)) while handling an error raised with a Message: its Dutch
+            # is kept, not only its English text
+            handled = sys.exc_info()[1]
+            if handled is not None and text_of(handled, "en") == message:
+                message = message_of(handled)
         super().__init__(message)
         self.errors = errors or []
         self.total = total
@@ -287,17 +301,23 @@ def _one_record_per_line(source: Source, records: int) -> bool:
 
 
 # -- what a person reads ------------------------------------------------------------------
-def unreadable_file(source: Source, message: str) -> str:
+def unreadable_file(source: Source, message: str) -> Message:
     """Why the engine could not read the file, in the user's terms and with its line."""
     line = _lone_carriage_return(source) if source.format == "csv" else None
     if line is not None:
-        return (
+        return Message(
             f"{source.path}: line {line}: a carriage return (\\r) inside a field that is not "
             "quoted, so the file cannot be split into rows; quote that field or remove the "
-            "character (nothing was imported)"
+            "character (nothing was imported)",
+            f"{source.path}: regel {line}: een regelterugloop (\\r) in een veld zonder "
+            "aanhalingstekens, dus het bestand is niet in rijen te splitsen; zet dat veld tussen "
+            "aanhalingstekens of verwijder het teken (er is niets geïmporteerd)",
         )
     text = message.removeprefix("cannot read the file: ")
-    return f"{source.path}: cannot read the file: {text} (nothing was imported)"
+    return Message(
+        f"{source.path}: cannot read the file: {text} (nothing was imported)",
+        f"{source.path}: kan het bestand niet lezen: {text} (er is niets geïmporteerd)",
+    )
 
 
 def _lone_carriage_return(source: Source) -> int | None:
@@ -351,21 +371,38 @@ def misread_day_first(layouts: dict[str, tuple[int, dict, str | None]]) -> bool:
 
 def format_summaries(
     problems: Problems, layouts: dict[str, tuple[int, dict, str | None]], given: str | None
-) -> list[str]:
+) -> list[Message]:
     """One line per column whose dates are in a layout not read, suggesting --timestamp-format,
     instead of the same reason on every row."""
     label = problems.source.position_label
     lines = []
     for column, (count, first, layout) in layouts.items():
         if layout:
-            hint = f"they read as {layout}: import with --timestamp-format '{layout}'"
+            hint = Message(
+                f"they read as {layout}: import with --timestamp-format '{layout}'",
+                f"ze lezen als {layout}: importeer met --timestamp-format '{layout}'",
+            )
         else:
-            hint = "name their layout with --timestamp-format, e.g. --timestamp-format '%d.%m.%Y'"
+            hint = Message(
+                "name their layout with --timestamp-format, e.g. --timestamp-format '%d.%m.%Y'",
+                "geef hun opmaak met --timestamp-format, bijv. --timestamp-format '%d.%m.%Y'",
+            )
         if given:
-            hint = f"they do not match --timestamp-format '{given}'; " + hint
+            hint = (
+                Message(
+                    f"they do not match --timestamp-format '{given}'; ",
+                    f"ze passen niet bij --timestamp-format '{given}'; ",
+                )
+                + hint
+            )
+        where, value, at = f"  {first['file']}: {column}", first["value"], first[label]
         lines.append(
-            f"  {first['file']}: {column}: {count:,} values are not a date/time I can read, "
-            f"e.g. {first['value']!r} on {label} {first[label]}; {hint}"
+            Message(
+                f"{where}: {count:,} values are not a date/time I can read, "
+                f"e.g. {value!r} on {label} {at}; {hint.en}",
+                f"{where}: {number(count, 'nl')} waarden zijn geen datum/tijd die ik kan lezen, "
+                f"bijv. {value!r} op {position_nl(label)} {at}; {hint.nl}",
+            )
         )
     return lines
 
@@ -416,25 +453,46 @@ def refusal(problems: Problems, rejected: int, options: ImportOptions) -> Import
             f"SELECT count(*) FROM {problems.table} WHERE {rest_where}"
         ).fetchone()[0]
     )
-    shown = "\n".join(
-        summaries
-        + [
-            f"  {d['file']}:{label} {d[label]}: {d['column'] or '(row)'} = "
-            f"{d['value'][:VALUE_CHARS]!r}: "
-            f"{d['reason']}"
-            for d in rest
-        ]
-    )
-    more = f"\n  … and {rest_total - SCREEN_ERRORS:,} more" if rest_total > SCREEN_ERRORS else ""
-    where = f"\nAll problems are listed in {report}" if report else ""
-    message = (
-        f"{source.path}: import refused, {rejected:,} invalid row(s); nothing was imported.\n"
-        f"{shown}{more}{where}\n"
-        + (
-            "Import with the --timestamp-format suggested: --skip-invalid would read the other "
-            "dates of that column day-first, wrongly."
-            if misread_day_first(layouts)
-            else "Fix the rows, or import the valid ones with --skip-invalid."
+    from cxray.ingest.validation import reason_text
+
+    def text(lang: str) -> str:
+        nl = lang == "nl"
+        at = position_nl(label) if nl else label
+        shown = "\n".join(
+            [summary.text(lang) for summary in summaries]
+            + [
+                f"  {d['file']}:{at} {d[label]}: {d['column'] or ('(rij)' if nl else '(row)')} = "
+                f"{d['value'][:VALUE_CHARS]!r}: {reason_text(d['reason'], lang)}"
+                for d in rest
+            ]
         )
-    )
+        more_rows = rest_total - SCREEN_ERRORS
+        more = ""
+        if more_rows > 0:
+            more = f"\n  … {'en nog' if nl else 'and'} {number(more_rows, lang)}"
+            more += "" if nl else " more"
+        rows = count_of(
+            rejected, lang, ("invalid row", "invalid rows"), ("ongeldige rij", "ongeldige rijen")
+        )
+        if nl:
+            where = f"\nAlle problemen staan in {report}" if report else ""
+            advice = (
+                "Importeer met de voorgestelde --timestamp-format: --skip-invalid zou de andere "
+                "datums van die kolom ten onrechte met de dag voorop lezen."
+                if misread_day_first(layouts)
+                else "Verbeter de rijen, of importeer de geldige met --skip-invalid."
+            )
+            head = f"{source.path}: import geweigerd, {rows}; er is niets geïmporteerd.\n"
+        else:
+            where = f"\nAll problems are listed in {report}" if report else ""
+            advice = (
+                "Import with the --timestamp-format suggested: --skip-invalid would read the "
+                "other dates of that column day-first, wrongly."
+                if misread_day_first(layouts)
+                else "Fix the rows, or import the valid ones with --skip-invalid."
+            )
+            head = f"{source.path}: import refused, {rows}; nothing was imported.\n"
+        return f"{head}{shown}{more}{where}\n{advice}"
+
+    message = Message(text("en"), text("nl"))
     return ImportError_(message, problems.first(SCREEN_ERRORS), rejected, report)

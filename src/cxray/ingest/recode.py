@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from cxray.i18n import Message, number
 from cxray.ingest import values
 from cxray.ingest.sources import sql_literal
 from cxray.schema import TableSpec
@@ -18,12 +19,19 @@ from cxray.schema import TableSpec
 Recode = dict[str, dict[str, str]]  # column -> {label (trimmed, lower case): value}
 
 SYNTAX = "--recode takes COLUMN=LABEL:VALUE,LABEL:VALUE,... e.g. score=negative:1,positive:5"
+SYNTAX_NL = (
+    "--recode verwacht KOLOM=LABEL:WAARDE,LABEL:WAARDE,... bijv. score=negative:1,positive:5"
+)
 MAX_SUGGESTED_LABELS = 12  # more distinct labels than this are free text, not a scale
 NOT_A_NUMBER = "not a number"  # the reason the import gives a number it cannot read
 
 
 class RecodeError(ValueError):
     """A --recode that cannot be applied: bad syntax, or a column it cannot apply to."""
+
+
+def _error(en: str, nl: str) -> RecodeError:
+    return RecodeError(Message(en, nl))
 
 
 def label_key(label: str) -> str:
@@ -39,19 +47,19 @@ def parse_recode(texts: list[str] | None) -> Recode:
     for text in texts or []:
         column, equals, pairs = text.partition("=")
         if not equals or not column.strip() or not pairs.strip():
-            raise RecodeError(f"{SYNTAX}; got {text!r}")
+            raise _error(f"{SYNTAX}; got {text!r}", f"{SYNTAX_NL}; niet {text!r}")
         name = column.strip()
         labels = recode.setdefault(name, {})
         for pair in pairs.split(","):
             label, colon, value = pair.rpartition(":")
             if not colon:
-                raise RecodeError(f"--recode {name}: {pair.strip()!r} is not LABEL:VALUE; {SYNTAX}")
+                raise _error(
+                    f"--recode {name}: {pair.strip()!r} is not LABEL:VALUE; {SYNTAX}",
+                    f"--recode {name}: {pair.strip()!r} is geen LABEL:WAARDE; {SYNTAX_NL}",
+                )
             key = label_key(label)
             if labels.get(key, value.strip()) != value.strip():
-                raise RecodeError(
-                    f"--recode {name}: label {key!r} is given two values, {labels[key]!r} and "
-                    f"{value.strip()!r} (labels match whatever their case)"
-                )
+                raise _two_values(name, key, labels[key], value.strip())
             labels[key] = value.strip()
     return normalise_recode(recode)
 
@@ -61,31 +69,50 @@ def normalise_recode(recode: Mapping[str, Mapping[str, str]] | None) -> Recode:
     if recode is None:
         return {}
     if not isinstance(recode, Mapping):
-        raise RecodeError(f"recode must map a column to {{label: value}}, got {recode!r}")
+        raise _error(
+            f"recode must map a column to {{label: value}}, got {recode!r}",
+            f"recode moet een kolom aan {{label: waarde}} koppelen, niet {recode!r}",
+        )
     normalised: Recode = {}
     for column, labels in recode.items():
         name = str(column).strip()
         if not name:
-            raise RecodeError(f"{SYNTAX}; a column name is missing")
+            raise _error(
+                f"{SYNTAX}; a column name is missing", f"{SYNTAX_NL}; een kolomnaam ontbreekt"
+            )
         if not isinstance(labels, Mapping) or not labels:
-            raise RecodeError(f"--recode {name}: give at least one LABEL:VALUE; {SYNTAX}")
+            raise _error(
+                f"--recode {name}: give at least one LABEL:VALUE; {SYNTAX}",
+                f"--recode {name}: geef minstens één LABEL:WAARDE; {SYNTAX_NL}",
+            )
         entries = normalised.setdefault(name, {})
         for label, value in labels.items():
             key, new = label_key(str(label)), str(value).strip()
             if not key:
-                raise RecodeError(f"--recode {name}: a label is empty; {SYNTAX}")
+                raise _error(
+                    f"--recode {name}: a label is empty; {SYNTAX}",
+                    f"--recode {name}: een label is leeg; {SYNTAX_NL}",
+                )
             if not new:
-                raise RecodeError(
+                raise _error(
                     f"--recode {name}: label {key!r} has no value; give the value it stands "
-                    "for, e.g. negative:1"
+                    "for, e.g. negative:1",
+                    f"--recode {name}: label {key!r} heeft geen waarde; geef de waarde waar het "
+                    "voor staat, bijv. negative:1",
                 )
             if entries.get(key, new) != new:
-                raise RecodeError(
-                    f"--recode {name}: label {key!r} is given two values, "
-                    f"{entries[key]!r} and {new!r} (labels match whatever their case)"
-                )
+                raise _two_values(name, key, entries[key], new)
             entries[key] = new
     return normalised
+
+
+def _two_values(name: str, key: str, first: str, second: str) -> RecodeError:
+    return _error(
+        f"--recode {name}: label {key!r} is given two values, {first!r} and {second!r} "
+        "(labels match whatever their case)",
+        f"--recode {name}: label {key!r} krijgt twee waarden, {first!r} en {second!r} "
+        "(labels komen overeen ongeacht hoofdletters)",
+    )
 
 
 def resolve_recode(
@@ -103,27 +130,39 @@ def resolve_recode(
         target = key if key in spec.columns or key in sources else feeding.get(key)
         if target is None:
             read = ", ".join(f"{t} (from {s})" for t, s in sources.items()) or "none"
-            raise RecodeError(
+            read_nl = ", ".join(f"{t} (uit {s})" for t, s in sources.items()) or "geen"
+            raise _error(
                 f"{file_label}: --recode {key}: no such column; it recodes a column read from "
-                f"the file, here: {read}"
+                f"the file, here: {read}",
+                f"{file_label}: --recode {key}: deze kolom bestaat niet; het hercodeert een "
+                f"kolom die uit het bestand wordt gelezen, hier: {read_nl}",
             )
         if target in constants:
-            raise RecodeError(
-                f"{file_label}: --recode {key}: {target} is set by --set, not read from the file"
+            raise _error(
+                f"{file_label}: --recode {key}: {target} is set by --set, not read from the file",
+                f"{file_label}: --recode {key}: {target} krijgt een vaste waarde met --set en "
+                "wordt niet uit het bestand gelezen",
             )
         if target not in sources:
-            raise RecodeError(
+            raise _error(
                 f"{file_label}: --recode {key}: the file has no column for {target}; "
-                f"name it with --map YOUR_COLUMN={target}"
+                f"name it with --map YOUR_COLUMN={target}",
+                f"{file_label}: --recode {key}: het bestand heeft geen kolom voor {target}; "
+                f"wijs die aan met --map UW_KOLOM={target}",
             )
         dtype = spec.schema[target] if target in spec.columns else None
         if target == spec.json_column or (dtype is not None and dtype.is_timestamp()):
-            raise RecodeError(
+            raise _error(
                 f"{file_label}: --recode {key}: recoding applies to text and number columns, "
-                f"not to {target}"
+                f"not to {target}",
+                f"{file_label}: --recode {key}: hercoderen werkt op tekst- en getalkolommen, "
+                f"niet op {target}",
             )
         if target in resolved:
-            raise RecodeError(f"{file_label}: --recode names {target} twice (as {key})")
+            raise _error(
+                f"{file_label}: --recode names {target} twice (as {key})",
+                f"{file_label}: --recode noemt {target} twee keer (als {key})",
+            )
         resolved[target] = dict(labels)
     return resolved
 
@@ -154,7 +193,7 @@ def suggested_option(
     )
 
 
-def refusal_lines(problems: Any) -> dict[str, str]:
+def refusal_lines(problems: Any) -> dict[str, Message]:
     """One line per number column refused for holding text labels, suggesting the --recode
     (column -> line).
 
@@ -171,8 +210,11 @@ def refusal_lines(problems: Any) -> dict[str, str]:
     for column, count, labels in found:
         option = suggested_option(column, labels or [])
         if option:
-            lines[column] = (
-                f"  {problems.source.path}: {column}: {count:,} values are text labels, not "
-                f"numbers; give each label a number with {option}"
+            where = f"  {problems.source.path}: {column}"
+            lines[column] = Message(
+                f"{where}: {count:,} values are text labels, not numbers; give each label a "
+                f"number with {option}",
+                f"{where}: {number(count, 'nl')} waarden zijn tekstlabels, geen getallen; geef "
+                f"elk label een getal met {option}",
             )
     return lines

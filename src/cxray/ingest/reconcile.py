@@ -76,11 +76,14 @@ def _settle_pending_quarantine(warehouse: Warehouse, folder: Path) -> list[Repai
 
 def data_touchpoints(warehouse: Warehouse) -> set[str]:
     """Every touchpoint named by an event or a feedback answer."""
+    # plain SQL: `cxray status` runs this check first, and must not wait for Ibis to load
     names: set[str] = set()
-    for table in (warehouse.events, warehouse.feedback):
-        column = table.touchpoint
-        values = table.filter(column.notnull()).select(column).distinct()
-        names.update(values.to_pyarrow().column(0).to_pylist())
+    for table in ("events", "feedback"):
+        source = warehouse.relation(table, {"touchpoint": "VARCHAR"})
+        rows = warehouse.query(
+            f"SELECT DISTINCT touchpoint FROM {source} WHERE touchpoint IS NOT NULL"
+        )
+        names.update(name for (name,) in rows)
     return names
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cxray.i18n import count_of, number
 from cxray.ingest.recode import RecodeError, normalise_recode
 from cxray.ingest.validation import ImportError_
 from cxray.results import Result
@@ -35,11 +36,7 @@ class ImportOptions:
         try:
             self.recode = normalise_recode(self.recode)
         except RecodeError as exc:
-            raise ImportError_(str(exc)) from None
-
-
-def _nl_number(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+            raise ImportError_(exc) from None
 
 
 @dataclass
@@ -82,11 +79,13 @@ class ImportResult(Result):
 
     def summary(self, lang: str = "en") -> str:
         if lang == "nl":
+            read = count_of(self.rows_read, lang, ("row", "rows"), ("rij", "rijen"))
             counts = (
-                f"{self.rows_read:,} rijen gelezen = {self.rows_imported:,} geïmporteerd + "
-                f"{self.rows_updated:,} bijgewerkt + {self.rows_duplicate:,} dubbel + "
-                f"{self.rows_rejected:,} afgewezen"
-            ).replace(",", ".")
+                f"{read} gelezen = {number(self.rows_imported, lang)} geïmporteerd + "
+                f"{number(self.rows_updated, lang)} bijgewerkt + "
+                f"{number(self.rows_duplicate, lang)} dubbel + "
+                f"{number(self.rows_rejected, lang)} afgewezen"
+            )
         else:
             counts = (
                 f"{self.rows_read:,} rows read = {self.rows_imported:,} imported + "
@@ -116,8 +115,8 @@ class ImportResult(Result):
         n, churned = self.lifetime_customers, self.lifetime_churned or 0
         if lang == "nl":
             text = (
-                f"levensduurgegevens: {_nl_number(n)} klant(en), van wie {_nl_number(churned)} "
-                "vertrokken"
+                f"levensduurgegevens: {count_of(n, lang, ('', ''), ('klant', 'klanten'))}, van "
+                f"wie {number(churned, lang)} {'is' if churned == 1 else 'zijn'} vertrokken"
             )
             return text + (f"; peildatum {self.as_of}" if self.as_of else "")
         text = f"lifetime data: {n:,} customer(s), {churned:,} of them churned"

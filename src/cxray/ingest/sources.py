@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from cxray.i18n import Message, number, position_word
+
 FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -35,7 +37,12 @@ FORMATS = {
 
 
 class SourceError(ValueError):
-    """The file cannot be read at all (not a row-level problem)."""
+    """The file cannot be read at all (not a row-level problem); raised with a Message."""
+
+
+def position_nl(label: str) -> str:
+    """What a position (``Source.position_label``) is called in Dutch."""
+    return position_word(label, "nl")
 
 
 # Python's csv module refuses fields over 128 KB by default; DuckDB reads lines up to 2 MB.
@@ -54,8 +61,12 @@ def check_timezone(name: str | None) -> None:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise SourceError(
-            f"--timezone {name!r}: not a time zone I know; use a name like Europe/Amsterdam, "
-            "America/New_York or UTC"
+            Message(
+                f"--timezone {name!r}: not a time zone I know; use a name like "
+                "Europe/Amsterdam, America/New_York or UTC",
+                f"--timezone {name!r}: geen tijdzone die ik ken; gebruik een naam als "
+                "Europe/Amsterdam, America/New_York of UTC",
+            )
         ) from None
 
 
@@ -69,8 +80,12 @@ def _check_gzip(path: Path) -> None:
         magic = handle.read(2)
     if magic != b"\x1f\x8b":
         raise SourceError(
-            f"{path}: the name ends in .gz but the file is not gzip-compressed; "
-            "rename it without .gz, or compress it with gzip"
+            Message(
+                f"{path}: the name ends in .gz but the file is not gzip-compressed; "
+                "rename it without .gz, or compress it with gzip",
+                f"{path}: de naam eindigt op .gz, maar het bestand is niet met gzip "
+                "gecomprimeerd; hernoem het zonder .gz, of comprimeer het met gzip",
+            )
         )
     try:
         with gzip.open(path, "rb") as handle:
@@ -78,14 +93,23 @@ def _check_gzip(path: Path) -> None:
                 pass
     except EOFError:
         raise SourceError(
-            f"{path}: the compressed file is cut off (it ends before the end of the gzip "
-            "stream, e.g. an interrupted download or copy); nothing was imported. "
-            "Copy or download the file again"
+            Message(
+                f"{path}: the compressed file is cut off (it ends before the end of the gzip "
+                "stream, e.g. an interrupted download or copy); nothing was imported. "
+                "Copy or download the file again",
+                f"{path}: het gecomprimeerde bestand is afgebroken (het houdt op vóór het einde "
+                "van de gzip-stroom, bijv. door een onderbroken download of kopie); er is niets "
+                "geïmporteerd. Kopieer of download het bestand opnieuw",
+            )
         ) from None
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise SourceError(
-            f"{path}: the compressed data is damaged ({exc}); nothing was imported. "
-            "Copy or download the file again"
+            Message(
+                f"{path}: the compressed data is damaged ({exc}); nothing was imported. "
+                "Copy or download the file again",
+                f"{path}: de gecomprimeerde gegevens zijn beschadigd ({exc}); er is niets "
+                "geïmporteerd. Kopieer of download het bestand opnieuw",
+            )
         ) from None
 
 
@@ -95,8 +119,12 @@ def detect_format(path: Path) -> str:
         suffixes = suffixes[:-1]
     if not suffixes or suffixes[-1] not in FORMATS:
         raise SourceError(
-            f"{path}: unknown file type; expected .csv, .tsv, .parquet, .jsonl or .xes "
-            "(optionally .gz)"
+            Message(
+                f"{path}: unknown file type; expected .csv, .tsv, .parquet, .jsonl or .xes "
+                "(optionally .gz)",
+                f"{path}: onbekend bestandstype; verwacht .csv, .tsv, .parquet, .jsonl of .xes "
+                "(eventueel .gz)",
+            )
         )
     return FORMATS[suffixes[-1]]
 
@@ -131,22 +159,36 @@ class Source:
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> Source:
     path = Path(path)
     if not path.exists():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError(Message(f"{path}: no such file", f"{path}: dit bestand bestaat niet"))
     if path.is_dir():
-        raise SourceError(f"{path}: is a folder; give the path of a file to import")
+        raise SourceError(
+            Message(
+                f"{path}: is a folder; give the path of a file to import",
+                f"{path}: is een map; geef het pad van een bestand om te importeren",
+            )
+        )
     if not path.is_file():
-        raise SourceError(f"{path}: not a regular file")
+        raise SourceError(Message(f"{path}: not a regular file", f"{path}: geen gewoon bestand"))
     fmt = detect_format(path)
     try:
         path.open("rb").close()
     except OSError as exc:
-        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        reason = exc.strerror or exc
+        raise SourceError(
+            Message(
+                f"{path}: cannot be read ({reason})", f"{path}: kan niet worden gelezen ({reason})"
+            )
+        ) from None
     if _is_gzip(path):
         _check_gzip(path)
     if path.suffix.lower() == ".zst" and fmt != "jsonl":
         raise SourceError(
-            f"{path}: zstd-compressed {fmt.upper()} files cannot be imported yet; decompress it "
-            "(zstd -d) or compress it with gzip instead"
+            Message(
+                f"{path}: zstd-compressed {fmt.upper()} files cannot be imported yet; "
+                "decompress it (zstd -d) or compress it with gzip instead",
+                f"{path}: met zstd gecomprimeerde {fmt.upper()}-bestanden zijn nog niet te "
+                "importeren; pak het uit (zstd -d) of comprimeer het met gzip",
+            )
         )
     if fmt == "csv":
         return _open_csv(con, path, work_dir)
@@ -177,8 +219,12 @@ def _first_line(path: Path, shown: Path) -> bytes:
             size += len(chunk)
             if size > HEADER_LIMIT:
                 raise SourceError(
-                    f"{shown}: line 1 is longer than {HEADER_LIMIT >> 20} MB without a line "
-                    "break; this is not a CSV file with a header"
+                    Message(
+                        f"{shown}: line 1 is longer than {HEADER_LIMIT >> 20} MB without a line "
+                        "break; this is not a CSV file with a header",
+                        f"{shown}: regel 1 is langer dan {HEADER_LIMIT >> 20} MB zonder "
+                        "regeleinde; dit is geen CSV-bestand met een kopregel",
+                    )
                 )
     return b"".join(parts)
 
@@ -194,21 +240,35 @@ def _read_header(path: Path, shown: Path | None = None) -> tuple[str, list[str]]
     raw = _first_line(path, shown)
     if b"\x00" in raw:
         raise SourceError(
-            f"{shown}: line 1 contains NUL bytes: this is a binary file, not CSV text"
+            Message(
+                f"{shown}: line 1 contains NUL bytes: this is a binary file, not CSV text",
+                f"{shown}: regel 1 bevat NUL-bytes: dit is een binair bestand, geen CSV-tekst",
+            )
         )
     try:
         header = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         column = len(raw[: exc.start].decode("utf-8", errors="replace")) + 1
+        byte = f"0x{raw[exc.start]:02X}"
         raise SourceError(
-            f"{shown}: line 1, column {column}: byte 0x{raw[exc.start]:02X} is not UTF-8 text; "
-            "save the file as UTF-8 (in Excel: 'CSV UTF-8'), or it is not a text file"
+            Message(
+                f"{shown}: line 1, column {column}: byte {byte} is not UTF-8 text; "
+                "save the file as UTF-8 (in Excel: 'CSV UTF-8'), or it is not a text file",
+                f"{shown}: regel 1, kolom {column}: byte {byte} is geen UTF-8-tekst; "
+                "sla het bestand op als UTF-8 (in Excel: 'CSV UTF-8'), of het is geen "
+                "tekstbestand",
+            )
         ) from None
     control = next((c for c in header if c < " " and c != "\t"), None)
     if control is not None:
+        where, code = header.index(control) + 1, f"U+{ord(control):04X}"
         raise SourceError(
-            f"{shown}: line 1, column {header.index(control) + 1}: control character "
-            f"U+{ord(control):04X}: this is a binary file, not CSV text"
+            Message(
+                f"{shown}: line 1, column {where}: control character {code}: this is a binary "
+                "file, not CSV text",
+                f"{shown}: regel 1, kolom {where}: stuurteken {code}: dit is een binair "
+                "bestand, geen CSV-tekst",
+            )
         )
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=lambda d: counts[d])
@@ -216,13 +276,28 @@ def _read_header(path: Path, shown: Path | None = None) -> tuple[str, list[str]]
     try:
         names = next(csv.reader([header], delimiter=delimiter), [])
     except csv.Error as exc:
-        raise SourceError(f"{shown}: line 1 is not a CSV header: {exc}") from None
+        raise SourceError(
+            Message(
+                f"{shown}: line 1 is not a CSV header: {exc}",
+                f"{shown}: regel 1 is geen CSV-kopregel: {exc}",
+            )
+        ) from None
     if not names or not any(n.strip() for n in names):
-        raise SourceError(f"{shown}: the first line must be a header naming the columns")
+        raise SourceError(
+            Message(
+                f"{shown}: the first line must be a header naming the columns",
+                f"{shown}: de eerste regel moet een kopregel met de kolomnamen zijn",
+            )
+        )
     if len(names) > MAX_COLUMNS:
         raise SourceError(
-            f"{shown}: the header has {len(names):,} columns; cxray reads at most "
-            f"{MAX_COLUMNS:,}. Keep the columns you import (customer, time, touchpoint, ...)"
+            Message(
+                f"{shown}: the header has {len(names):,} columns; cxray reads at most "
+                f"{MAX_COLUMNS:,}. Keep the columns you import (customer, time, touchpoint, ...)",
+                f"{shown}: de kopregel heeft {number(len(names), 'nl')} kolommen; cxray leest er "
+                f"hoogstens {number(MAX_COLUMNS, 'nl')}. Houd de kolommen die u importeert "
+                "(klant, tijd, contactmoment, ...)",
+            )
         )
     seen: dict[str, int] = {}
     unique = []
@@ -315,8 +390,12 @@ def _to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
         tmp.unlink(missing_ok=True)
         name = encoding.upper().replace("-LE", " little-endian").replace("-BE", " big-endian")
         raise SourceError(
-            f"{path}: the file is {name} text, but around line {line} it is not valid "
-            f"{name}; save it again as UTF-8 (in Excel: 'CSV UTF-8')"
+            Message(
+                f"{path}: the file is {name} text, but around line {line} it is not valid "
+                f"{name}; save it again as UTF-8 (in Excel: 'CSV UTF-8')",
+                f"{path}: het bestand is {name}-tekst, maar rond regel {line} is het geen "
+                f"geldige {name}; sla het opnieuw op als UTF-8 (in Excel: 'CSV UTF-8')",
+            )
         ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -329,7 +408,12 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     try:
         columns = _describe(con, relation)
     except duckdb.Error as exc:
-        raise SourceError(f"{path}: cannot read as Parquet: {exc}") from None
+        raise SourceError(
+            Message(
+                f"{path}: cannot read as Parquet: {exc}",
+                f"{path}: niet te lezen als Parquet: {exc}",
+            )
+        ) from None
     return Source(path, "parquet", relation, columns, "row", row_offset=0)
 
 
@@ -355,7 +439,12 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, path: Path, work_dir: Path) -> S
     except duckdb.Error as exc:
         for tmp in temp_files:
             tmp.unlink(missing_ok=True)
-        raise SourceError(f"{path}: cannot read as JSON Lines: {exc}") from None
+        raise SourceError(
+            Message(
+                f"{path}: cannot read as JSON Lines: {exc}",
+                f"{path}: niet te lezen als JSON Lines: {exc}",
+            )
+        ) from None
     fields = ", ".join(
         f"CASE WHEN json_valid(line) THEN json_extract_string(line, "
         f"{sql_literal('$.' + _json_path_key(k))}) END AS {quote_ident(k)}"

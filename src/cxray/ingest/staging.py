@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from cxray.i18n import Message
 from cxray.ingest import columns as cols
 from cxray.ingest import lifetime as life
 from cxray.ingest import values
@@ -102,7 +103,12 @@ def column_plan(
     except (cols.MappingError, RecodeError) as exc:
         raise ImportError_(str(exc)) from None
     except duckdb.Error as exc:
-        raise ImportError_(f"{source.path}: cannot read the file: {exc}") from None
+        raise ImportError_(
+            Message(
+                f"{source.path}: cannot read the file: {exc}",
+                f"{source.path}: kan het bestand niet lezen: {exc}",
+            )
+        ) from None
     finally:
         sample.close()
     missing = [c for c in spec.required if c not in plan.sources and c not in plan.constants]

@@ -7,6 +7,8 @@ Every rule is a SQL condition over the typed relation; a failing row becomes
 from __future__ import annotations
 
 import contextlib
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ from cxray.ingest import values
 from cxray.ingest.problems import JSON_OBJECT_LINE as JSON_OBJECT_LINE
 from cxray.ingest.problems import UNREADABLE_TIMESTAMP
 from cxray.ingest.problems import ImportError_ as ImportError_
-from cxray.ingest.sources import Source, csv_lines, sql_literal
+from cxray.ingest.sources import Source, csv_lines, position_nl, sql_literal
 from cxray.schema import TableSpec
 
 if TYPE_CHECKING:
@@ -310,3 +312,119 @@ def scale_warnings(summary: dict) -> list[dict[str, str]]:
             ).replace(",", "."),
         }
     ]
+
+
+# -- the reasons in Dutch ---------------------------------------------------------------------
+# Reasons are stored in English (the problems table, the errors and quarantine files); a Dutch
+# reader sees them translated. A reason not listed (a reader's own message) stays English.
+_REASONS_NL = {
+    "missing value": "waarde ontbreekt",
+    UNREADABLE_TIMESTAMP: (
+        "geen datum/tijd die ik kan lezen (gebruik ISO 8601, bijv. 2024-03-01 14:30:00)"
+    ),
+    IMPLAUSIBLE: (
+        f"buiten de plausibele jaren {values.PLAUSIBLE_YEARS[0]}–{values.PLAUSIBLE_YEARS[1]} "
+        "(een plaatshouder als infinity of 9999-12-31, of een typefout)"
+    ),
+    "not a number": "geen getal",
+    NOT_FINITE: "geen eindig getal (NaN, oneindig, of groter dan een getal kan bevatten)",
+    STRUCTURED: "een JSON-lijst of -object waar één waarde hoort",
+    CONTROL_CHARACTERS: (
+        "bevat stuurtekens (een NUL-byte, een escapecode of iets dergelijks): geweigerd, niet "
+        "verwijderd, zodat geen twee waarden ongemerkt samenvallen"
+    ),
+    "not valid JSON": "geen geldige JSON",
+    "not a JSON object": "geen JSON-object",
+    "missing score": "score ontbreekt",
+    "touchpoint not in the journey (--strict)": "contactmoment staat niet in de journey (--strict)",
+    # lifetime data
+    "negative tenure": "negatieve klantduur",
+    "tenure out of range (not a finite number, or longer than 200 years)": (
+        "klantduur buiten bereik (geen eindig getal, of langer dan 200 jaar)"
+    ),
+    "tenure, but no start date, end date or --as-of to count it from": (
+        "klantduur, maar geen startdatum, einddatum of --as-of om vanaf te tellen"
+    ),
+    "missing value (yes or no)": "waarde ontbreekt (ja of nee)",
+    "churned, but nothing says when: give an end date, a start date with tenure, or --as-of "
+    "(the date of the export)": (
+        "vertrokken, maar niets zegt wanneer: geef een einddatum, een startdatum met klantduur, "
+        "of --as-of (de datum van de export)"
+    ),
+    "end date before the start date": "einddatum vóór de startdatum",
+    "last seen before the start date": "laatst gezien vóór de startdatum",
+}
+_DATE_KINDS_NL = {"start": "startdatum", "end": "einddatum", "last seen": "laatst-gezien-datum"}
+_REASON_PATTERNS_NL: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"unknown metric \(known: (.*); add a scale in cxray\.toml\)"),
+        lambda m: f"onbekende metriek (bekend: {m[1]}; voeg een schaal toe in cxray.toml)",
+    ),
+    (
+        re.compile(r"outside the (\S+) scale (\S+)"),
+        lambda m: f"buiten de {m[1]}-schaal {m[2]}",
+    ),
+    (
+        re.compile(r"not a whole number: the (\S+) scale (\S+) has whole points only"),
+        lambda m: f"geen geheel getal: de {m[1]}-schaal {m[2]} kent alleen hele punten",
+    ),
+    (
+        re.compile(r"not a yes/no value \(expected (.*)\)"),
+        lambda m: f"geen ja/nee-waarde (verwacht {m[1]})",
+    ),
+    (
+        re.compile(r"(start|end|last seen) date after the as-of date (.*)"),
+        lambda m: f"{_DATE_KINDS_NL[m[1]]} na de peildatum {m[2]}",
+    ),
+    (
+        re.compile(r"start date plus tenure is after the as-of date (.*)"),
+        lambda m: f"startdatum plus klantduur valt na de peildatum {m[1]}",
+    ),
+    (
+        re.compile(
+            r"(\S+) ('.*') is also on (line|row|event) (\d+), with (.*) = (.*): "
+            r"which one is right\?",
+            re.S,
+        ),
+        lambda m: (
+            f"{m[1]} {m[2]} staat ook op {position_nl(m[3])} {m[4]}, met {m[5]} = {m[6]}: "
+            "welke klopt?"
+        ),
+    ),
+    (
+        re.compile(
+            r"a quote opened on line (\d+) is never closed: lines (\S+) \(to the end of "
+            r"the file\) cannot be split into rows; close the quote"
+        ),
+        lambda m: (
+            f"een aanhalingsteken geopend op regel {m[1]} wordt nooit gesloten: regels "
+            f"{m[2]} (tot het einde van het bestand) zijn niet in rijen te splitsen; sluit het "
+            "aanhalingsteken"
+        ),
+    ),
+    (
+        re.compile(r"cannot read this line as CSV: (.*)", re.S),
+        lambda m: f"deze regel is niet als CSV te lezen: {m[1]}",
+    ),
+    (
+        re.compile(r"expected (\d+) fields, found (\d+)"),
+        lambda m: f"{m[1]} velden verwacht, {m[2]} gevonden",
+    ),
+    (re.compile(r"--set: (.*)", re.S), lambda m: f"--set: {reason_nl(m[1])}"),
+    (re.compile(r"(--set \S+=[^:]*): (.*)", re.S), lambda m: f"{m[1]}: {reason_nl(m[2])}"),
+]
+
+
+def reason_nl(reason: str) -> str:
+    """A row's reason as a Dutch reader sees it."""
+    if reason in _REASONS_NL:
+        return _REASONS_NL[reason]
+    for pattern, dutch in _REASON_PATTERNS_NL:
+        found = pattern.fullmatch(reason)
+        if found:
+            return dutch(found)
+    return reason
+
+
+def reason_text(reason: str, lang: str = "en") -> str:
+    return reason_nl(reason) if lang == "nl" else reason

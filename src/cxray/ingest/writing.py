@@ -14,6 +14,7 @@ from typing import TextIO
 
 import duckdb
 
+from cxray.i18n import Message
 from cxray.ingest.problems import Problems
 from cxray.ingest.reconcile import PENDING_SUFFIX
 from cxray.ingest.sources import Source, quote_ident, sql_literal
@@ -49,7 +50,9 @@ def run_with_progress(
     except duckdb.Error as exc:
         # DuckDB's first line says what; the rest is its reader's settings, not for users.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImportError_(f"cannot read the file: {first}") from None
+        raise ImportError_(
+            Message(f"cannot read the file: {first}", f"kan het bestand niet lezen: {first}")
+        ) from None
     finally:
         done.set()
         watcher.join()

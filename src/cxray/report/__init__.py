@@ -2,8 +2,18 @@
 
 >>> from cxray.report import write_report
 >>> write_report(ws, "report.html", lang="nl")
+>>> write_report(ws, "business-q1.html", segment="business", start="2025-01-01", end="2025-03-31")
 """
 
 from cxray.report.build import ReportData, build_report, collect, render, write_report
+from cxray.report.filters import FilterError, ReportFilter
 
-__all__ = ["ReportData", "build_report", "collect", "render", "write_report"]
+__all__ = [
+    "FilterError",
+    "ReportData",
+    "ReportFilter",
+    "build_report",
+    "collect",
+    "render",
+    "write_report",
+]

@@ -24,6 +24,8 @@ from cxray.report.collect import (
     ReportData,
     collect,
 )
+from cxray.report.filters import ReportFilter
+from cxray.report.plotting import CHART_SCRIPT
 from cxray.report.sections import (
     SECTIONS,
     TITLES,
@@ -118,6 +120,22 @@ def _churn_rule(data: ReportData, lang: str) -> str:
     return say(lang, "footer_or").join(parts) if parts else say(lang, "footer_churn_none")
 
 
+def filter_lines(filters: ReportFilter, lang: str) -> list[str]:
+    """What the report is limited to, for its header: the segment and the period."""
+    lines = []
+    if filters.segment is not None:
+        lines.append(say(lang, "filter_segment", segment=filters.segment))
+    start = date(filters.start, lang) if filters.start is not None else None
+    last = date(filters.last_day, lang) if filters.last_day is not None else None
+    if start and last:
+        lines.append(say(lang, "filter_period", start=start, end=last))
+    elif start:
+        lines.append(say(lang, "filter_from", start=start))
+    elif last:
+        lines.append(say(lang, "filter_until", end=last))
+    return lines
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -143,7 +161,9 @@ def render(
         for table in ("customers", "events", "feedback")
     ]
     sections = [_section(key, data, lang, strict) for key in SECTIONS]
+    filters = filter_lines(data.filters, lang)
     footer = [
+        *([say(lang, "footer_filters")] if filters else []),
         say(lang, "footer_scores", min_n=MIN_N),
         say(lang, "footer_churn", rule=_churn_rule(data, lang)),
         say(lang, "footer_censoring"),
@@ -156,31 +176,52 @@ def render(
             text=lambda key, **values: say(lang, key, **values),
             name=data.name,
             period=period,
+            filters=filters,
             counts=counts,
             summary=summary_sentences(data, lang),
             sections=sections,
             footer=footer,
             generated=say(lang, "generated", version=cxray.__version__, date=date(today, lang)),
             plotly_js=get_plotlyjs(),
+            chart_script=CHART_SCRIPT,
         )
     )
 
 
-def build_report(ws: Any, lang: str = "en", strict: bool = False) -> str:
+def build_report(
+    ws: Any,
+    lang: str = "en",
+    strict: bool = False,
+    segment: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> str:
     """The whole report for workspace ``ws`` as one self-contained HTML page (a string).
 
     plotly.js is embedded once, inline; the page loads nothing from the network. ``lang`` is
     "en" or "nl". A section whose analysis fails or has no data shows a short note instead;
-    ``strict=True`` raises the error instead.
+    ``strict=True`` raises the error instead. ``segment`` keeps one customer segment;
+    ``start``/``end`` keep the interactions and answers of a period (``start <= ts < end``, a
+    plain date as ``end`` includes that day), as ``metrics`` and ``flows`` do; the header says
+    which filters were used.
     """
     check_lang(lang)
-    return render(collect(ws, strict=strict), lang, strict=strict)
+    filters = ReportFilter.parse(segment, start, end)
+    return render(collect(ws, strict=strict, filters=filters), lang, strict=strict)
 
 
-def write_report(ws: Any, path: str | Path, lang: str = "en", strict: bool = False) -> Path:
+def write_report(
+    ws: Any,
+    path: str | Path,
+    lang: str = "en",
+    strict: bool = False,
+    segment: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> Path:
     """Write :func:`build_report` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
-    html = build_report(ws, lang, strict=strict)
+    html = build_report(ws, lang, strict=strict, segment=segment, start=start, end=end)
     if path.parent != Path():
         path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

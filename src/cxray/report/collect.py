@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from cxray.report.filters import ReportFilter, apply_filters
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class ReportData:
     outcomes: dict[str, Outcome]
     segment_by: str | None = None
     early_days: int = EARLY_DAYS
+    filters: ReportFilter = field(default_factory=ReportFilter)
 
 
 def _attempt(run: Callable[[], Any], what: str, strict: bool) -> Outcome:
@@ -87,8 +90,17 @@ def _segment_by(ws: Any) -> str | None:
     return "segment" if 2 <= segments <= MAX_SEGMENTS else None
 
 
-def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> ReportData:
-    """Run the analyses behind the report on workspace ``ws``."""
+def collect(
+    ws: Any,
+    strict: bool = False,
+    early_days: int = EARLY_DAYS,
+    filters: ReportFilter | None = None,
+) -> ReportData:
+    """Run the analyses behind the report on workspace ``ws``, seen through ``filters``.
+
+    A filter that selects nothing the workspace knows (a segment no customer has) raises
+    :class:`~cxray.report.filters.FilterError`, whatever ``strict`` says.
+    """
     from cxray.analysis.churn_rules import churn_check
     from cxray.analysis.dropoff import dropoff
     from cxray.analysis.flows import flows
@@ -97,6 +109,8 @@ def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> Repo
     from cxray.analysis.retention import early_churn
     from cxray.analysis.survival import survival
 
+    filters = filters or ReportFilter()
+    ws = apply_filters(ws, filters)
     first_ts, last_ts = _period(ws)
     segment = _attempt(lambda: _segment_by(ws), "segments", strict).result
     runs: dict[str, Callable[[], Any]] = {
@@ -121,4 +135,5 @@ def collect(ws: Any, strict: bool = False, early_days: int = EARLY_DAYS) -> Repo
         outcomes=outcomes,
         segment_by=segment,
         early_days=early_days,
+        filters=filters,
     )

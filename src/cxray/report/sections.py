@@ -21,6 +21,9 @@ from cxray.report.collect import (
     Outcome,
     ReportData,
 )
+from cxray.report.plotting import category_width, chart_html, responsive, text_width
+from cxray.report.sankey_chart import phase_sankey
+from cxray.report.survival_chart import survival_curves
 from cxray.report.text import number, percent, say
 
 
@@ -189,22 +192,30 @@ def _touchpoint_scores(data: ReportData, lang: str) -> Section:
                 say(lang, "touchpoints_top", count=MAX_TOUCHPOINTS, metric=_metric_name(metric))
             )
         rows = rows.nlargest(MAX_TOUCHPOINTS, "n").copy()
+        rows["label"] = [_label(data.journey, tp) for tp in rows["group"]]
         overall = overall_frame.loc[overall_frame["metric"] == metric, "score"]
-        figure = _touchpoint_figure(
-            data, rows, metric, float(overall.iloc[0]) if len(overall) else None, lang
+        score = float(overall.iloc[0]) if len(overall) else None
+        widest = max(text_width(f"{label}  (n = 00,000)") for label in rows["label"])
+        section.figures.append(
+            responsive(
+                lambda narrow, rows=rows, metric=metric, score=score: _touchpoint_figure(
+                    data, rows, metric, score, lang, narrow
+                ),
+                f"cxray-touchpoints-{metric}",
+                min_width=int(widest) + charts.WIDE_SIDE_LABELS // 2,
+            )
         )
-        section.figures.append(charts.figure_html(figure, f"cxray-touchpoints-{metric}"))
     return section
 
 
 def _touchpoint_figure(
-    data: ReportData, rows: pd.DataFrame, metric: str, overall: float | None, lang: str
+    data: ReportData,
+    rows: pd.DataFrame,
+    metric: str,
+    overall: float | None,
+    lang: str,
+    narrow: bool,
 ) -> Any:
-    rows["label"] = [_label(data.journey, tp) for tp in rows["group"]]
-    rows["axis_label"] = [
-        f"{label}  (n = {number(n, lang)})"
-        for label, n in zip(rows["label"], rows["n"], strict=True)
-    ]
     name = _metric_name(metric)
     unit = rows["unit"].iloc[0]
     scale = data.journey.scale(metric)
@@ -229,6 +240,7 @@ def _touchpoint_figure(
         overall,
         MIN_N,
         _score_formatter(unit, lang),
+        narrow=narrow,
     )
 
 
@@ -239,7 +251,13 @@ def _funnel(data: ReportData, lang: str) -> Section:
     if frame.empty or int(frame["reached"].max() or 0) == 0:
         raise NotEnoughData
     section = Section("funnel", say(lang, "funnel_title"), say(lang, "funnel_intro"))
-    section.figures.append(charts.figure_html(charts.funnel_bars(frame, lang), "cxray-funnel"))
+    section.figures.append(
+        responsive(
+            lambda narrow: charts.funnel_bars(frame, lang, narrow),
+            "cxray-funnel",
+            min_width=charts.funnel_width(frame["phase"]),
+        )
+    )
     rows = []
     for _, row in frame.iterrows():
         last = pd.isna(row["next_phase"])
@@ -298,8 +316,8 @@ def _survival(data: ReportData, lang: str) -> Section:
         group: f"{_group_name(group, lang)} (n = {number(n, lang)})"
         for group, n in zip(groups["group"], groups["customers"], strict=True)
     }
-    figure = charts.survival_curves(result.curve, labels, lang)
-    section.figures.append(charts.figure_html(figure, "cxray-survival"))
+    figure = survival_curves(result.curve, labels, lang)
+    section.figures.append(chart_html(figure, "cxray-survival"))
     rows = []
     for _, row in groups.iterrows():
         if math.isinf(row["median_days"]):
@@ -350,8 +368,13 @@ def _early_churn(data: ReportData, lang: str) -> Section:
     if len(cohorts) > MAX_COHORTS:
         cohorts = cohorts.tail(MAX_COHORTS)
         section.notes.append(say(lang, "early_recent", count=MAX_COHORTS))
-    figure = charts.early_churn_bars(cohorts, overall, days, lang)
-    section.figures.append(charts.figure_html(figure, "cxray-early-churn"))
+    section.figures.append(
+        responsive(
+            lambda narrow: charts.early_churn_bars(cohorts, overall, days, lang, narrow),
+            "cxray-early-churn",
+            min_width=category_width(charts.cohort_labels(cohorts, lang)),
+        )
+    )
     if overall is not None and overall["not_yet_known"]:
         section.notes.append(
             say(lang, "early_not_known", days=days, count=number(overall["not_yet_known"], lang))
@@ -367,8 +390,8 @@ def _flows(data: ReportData, lang: str) -> Section:
     if result.customers == 0 or sankey.empty:
         raise NotEnoughData
     section = Section("flows", say(lang, "flows_title"), say(lang, "flows_intro"))
-    figure = charts.phase_sankey(sankey, data.journey.phases, START, END, lang)
-    section.figures.append(charts.figure_html(figure, "cxray-flows"))
+    figure = phase_sankey(sankey, data.journey.phases, START, END, lang)
+    section.figures.append(chart_html(figure, "cxray-flows"))
     back = sankey[sankey["backward"].astype(bool)]
     if len(back):
         section.notes.append(
@@ -403,8 +426,13 @@ def _dropoff(data: ReportData, lang: str) -> Section:
     section = Section("dropoff", say(lang, "dropoff_title"), say(lang, "dropoff_intro"))
     frame["label"] = [_label(data.journey, tp) for tp in frame["touchpoint"]]
     frame["axis_label"] = frame["label"]
-    figure = charts.dropoff_bars(frame, lang)
-    section.figures.append(charts.figure_html(figure, "cxray-dropoff"))
+    section.figures.append(
+        responsive(
+            lambda narrow: charts.dropoff_bars(frame, lang, narrow),
+            "cxray-dropoff",
+            min_width=charts.dropoff_width(frame["label"]),
+        )
+    )
     section.notes.append(
         say(
             lang,

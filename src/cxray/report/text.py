@@ -19,6 +19,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "title": "Customer experience report",
         "period": "Data from {start} to {end}",
         "no_period": "No dated data yet",
+        "filter_segment": "Segment: {segment}",
+        "filter_period": "Period: {start} to {end}",
+        "filter_from": "Period: from {start}",
+        "filter_until": "Period: up to {end}",
+        "filters_label": "Filters",
+        "footer_filters": (
+            "Filters: only the interactions and answers of the period and segment in the header "
+            "count, of the customers seen in them; each customer keeps their own start date, and "
+            "who is still there when the period ends is censored there."
+        ),
+        "unknown_segment": "No customer has segment {segment!r}; segments: {segments}.",
         "count_customers": "customers",
         "count_events": "interactions",
         "count_feedback": "feedback answers",
@@ -97,7 +108,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "early_axis": "left within {days} days",
         "cohort_axis": "month of start",
         "early_overall": "all months: {share}",
-        "early_recent": "The most recent {count} months are shown; the overall share is over all.",
+        "early_recent": (
+            "The most recent {count} months are shown; the share over all months (dashed line) "
+            "counts the earlier months too."
+        ),
         "flows_title": "How customers move through the phases",
         "flows_intro": (
             "Where customers go next: on the left the phase they are in (or their first contact), "
@@ -156,6 +170,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "title": "Klantbelevingsrapport",
         "period": "Data van {start} tot en met {end}",
         "no_period": "Nog geen gedateerde data",
+        "filter_segment": "Segment: {segment}",
+        "filter_period": "Periode: {start} tot en met {end}",
+        "filter_from": "Periode: vanaf {start}",
+        "filter_until": "Periode: tot en met {end}",
+        "filters_label": "Filters",
+        "footer_filters": (
+            "Filters: alleen de interacties en antwoorden uit de periode en het segment bovenaan "
+            "tellen mee, van de klanten die daarin voorkomen; elke klant houdt de eigen startdatum, "
+            "en wie er aan het eind van de periode nog is, is daar gecensureerd."
+        ),
+        "unknown_segment": "Geen klant heeft segment {segment!r}; segmenten: {segments}.",
         "count_customers": "klanten",
         "count_events": "interacties",
         "count_feedback": "feedbackantwoorden",
@@ -242,7 +267,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "early_axis": "vertrokken binnen {days} dagen",
         "cohort_axis": "maand van start",
         "early_overall": "alle maanden: {share}",
-        "early_recent": "De laatste {count} maanden staan hier; het totale aandeel is over alle.",
+        "early_recent": (
+            "De laatste {count} maanden staan hier; het aandeel over alle maanden (stippellijn) "
+            "telt ook de eerdere maanden mee."
+        ),
         "flows_title": "Hoe klanten door de fasen gaan",
         "flows_intro": (
             "Waar klanten daarna heen gaan: links de fase waarin ze zijn (of hun eerste contact), "
