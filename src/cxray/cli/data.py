@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 import cxray
@@ -252,6 +251,7 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
         soft_wrap=True,
     )
     mapping = preview.mapping_frame(lang.value)
+    from rich.table import Table  # only when a table is drawn: --help stays light
     table = Table(title=Text(say(lang, "Column mapping", "Kolomtoewijzing")))
     headers = {
         "column": say(lang, "column", "kolom"),
@@ -305,6 +305,7 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
         f"De eerste {count_of(n, 'nl', NONE, ('rij', 'rijen'))} zoals "
         f"{'die wordt' if n == 1 else 'ze worden'} opgeslagen (tijden in UTC)",
     )
+    from rich.table import Table  # only when a table is drawn: --help stays light
     rows_table = Table(title=Text(title))
     for name in shown:
         if name == "refused":
@@ -389,6 +390,7 @@ def status(
     )
     names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
     if names:
+        from rich.table import Table  # only when a table is drawn: --help stays light
         table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
         headers = {
             "touchpoint": say(lang, "touchpoint", "contactmoment"),

@@ -58,11 +58,13 @@ from cxray.ingest.staging import (
     Stage,
     build_stage,
     id_expression,
+    numbered_copy,
     numbered_source,
     scan_summary,
     typed_relation,
 )
 from cxray.ingest.validation import (
+    forget_rejects,
     key_conflicts,
     scale_warnings,
     structural_rejects,
@@ -84,6 +86,7 @@ __all__ = ["ImportError_", "ImportOptions", "ImportResult", "import_file"]
 
 
 ERRORS_DIR = "errors"  # in the workspace: the full list of rows a refused import named
+NUMBERED_COPY = "cxray_numbered"  # a source's rows numbered once, to explain its bad rows
 CASES_OPTIONS = ("timezone", "timestamp_format", "skip_invalid")  # what also applies to cases
 
 
@@ -153,7 +156,8 @@ def import_file(
     prepared: list[_Prepared] = []
     try:
         temporary = ["cxray_rejects", "cxray_rejects_scan"]
-        temporary += [t + f"_{i}" for i in range(len(parts)) for t in (PROBLEMS_TABLE, BAD_ROWS)]
+        per_part = (PROBLEMS_TABLE, BAD_ROWS, NUMBERED_COPY)
+        temporary += [t + f"_{i}" for i in range(len(parts)) for t in per_part]
         with _temporary_tables(con, *temporary), _import_memory(con, Path(path)):
             for index, (part_spec, source, part_options) in enumerate(parts):
                 if appends(part_spec):
@@ -252,10 +256,11 @@ def _prepare(
     problems = None
     numbered = None
     if rejected:
-        numbered = typed_relation(con, stage, numbered=True)
         report("finding bad rows", None)
+        copy = numbered_copy(con, stage, NUMBERED_COPY + suffix)
+        numbered = typed_relation(con, copy, numbered=True)
         problems = collect_problems(
-            con, numbered, source, plan, stage.checks, structural, summary["rows"], suffix
+            con, numbered, copy.source, plan, stage.checks, structural, summary["rows"], suffix
         )
         # A month-first column would be half read day-first: refused even so.
         if not options.skip_invalid or misread_day_first(unreadable_layouts(problems)):
@@ -349,11 +354,13 @@ def _explain(
 ) -> _Prepared:
     """The bad rows of a source being appended: refused, or (--skip-invalid) quarantined and
     left out of the next attempt."""
-    stage = part.stage
-    numbered = typed_relation(con, stage, numbered=True)
     report("finding bad rows", None)
+    forget_rejects(con)  # of the append that stopped at a bad row: this read is whole
+    stage = numbered_copy(con, part.stage, NUMBERED_COPY + part.suffix)
+    structural = structural_rejects(con, stage.source)
+    numbered = typed_relation(con, stage, numbered=True)
     problems = collect_problems(
-        con, numbered, stage.source, stage.plan, stage.checks, suffix=part.suffix
+        con, numbered, stage.source, stage.plan, stage.checks, structural, suffix=part.suffix
     )
     (bad,) = con.execute(f"SELECT count(*) FROM {problems.bad_rows}").fetchone()
     (unsplit,) = con.execute(
