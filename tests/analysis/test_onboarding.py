@@ -117,6 +117,14 @@ def test_summary_when_no_touchpoint_is_placed_in_a_phase(make_workspace):
     json.dumps(result.to_dict())
 
 
+def test_one_new_customer_is_one_in_both_languages(make_workspace):
+    events = [{"event_id": "e1", "customer_id": "c1", "ts": "2024-03-01", "touchpoint": "visit"}]
+    ws = make_workspace(events=events, journey={"touchpoints": {"visit": {"phase": "unassigned"}}})
+    result = onboarding(ws, as_of="2024-03-02")
+    assert result.summary().startswith("1 customer is in their first 100 days")
+    assert result.summary("nl").startswith("1 klant zit in zijn of haar eerste 100 dagen")
+
+
 def test_window_length_and_empty(story, make_workspace):
     recent = onboarding(story, days=30, as_of=AS_OF).to_pandas()
     assert sorted(recent["customer_id"]) == ["n_fine", "n_today"]

@@ -112,10 +112,12 @@ class OnboardingResult(Result):
         within = days_text(self.days, lang)
         placed = self.frame[self.frame["phase"].notna()]
         unplaced = len(self.frame) - len(placed)
+        one = len(self.frame) == 1
         head = (
-            f"{n} klanten zitten in hun eerste {within}"
+            f"{n} {'klant zit' if one else 'klanten zitten'} in {'zijn of haar' if one else 'hun'} "
+            f"eerste {within}"
             if nl
-            else f"{n} customers are in their first {within}"
+            else f"{n} {'customer is' if one else 'customers are'} in their first {within}"
         )
         if placed.empty:
             return head + (
