@@ -252,6 +252,7 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
     )
     mapping = preview.mapping_frame(lang.value)
     from rich.table import Table  # only when a table is drawn: --help stays light
+
     table = Table(title=Text(say(lang, "Column mapping", "Kolomtoewijzing")))
     headers = {
         "column": say(lang, "column", "kolom"),
@@ -306,6 +307,7 @@ def _show_preview(preview: Any, fmt: Format, lang: Lang) -> None:
         f"{'die wordt' if n == 1 else 'ze worden'} opgeslagen (tijden in UTC)",
     )
     from rich.table import Table  # only when a table is drawn: --help stays light
+
     rows_table = Table(title=Text(title))
     for name in shown:
         if name == "refused":
@@ -391,6 +393,7 @@ def status(
     names = list(dict.fromkeys([*journey["touchpoints"], *result.touchpoint_counts]))
     if names:
         from rich.table import Table  # only when a table is drawn: --help stays light
+
         table = Table(title=say(lang, "Touchpoints", "Contactmomenten"))
         headers = {
             "touchpoint": say(lang, "touchpoint", "contactmoment"),
