@@ -187,3 +187,18 @@ def test_status_without_the_engine_still_counts_right(small_workspace) -> None:
     numbers = " ".join(data["warnings"])
     assert "1 customer" in numbers  # b answered nothing
     assert "1 feedback answer" in numbers  # x is nobody we know
+
+
+def test_command_modules_keep_real_annotations():
+    # Typer reads every command's signature on each start; string annotations (the future
+    # import) would make it compile and eval each parameter's type every time.
+    import cxray.cli.data
+    import cxray.cli.questions
+
+    for module in (cxray.cli.data, cxray.cli.questions):
+        lines = Path(module.__file__).read_text().splitlines()
+        assert "from __future__ import annotations" not in lines
+        for command in (
+            getattr(module, name) for name in ("status", "funnel") if hasattr(module, name)
+        ):
+            assert not any(isinstance(a, str) for a in command.__annotations__.values())
