@@ -10,6 +10,7 @@ import html
 import math
 from typing import Any
 
+from cxray.i18n import number
 from cxray.results import Column, Result, Table
 
 WORDS = {
@@ -49,16 +50,6 @@ def missing(value: Any) -> bool:
         return bool(pd.isna(value)) if not isinstance(value, list | tuple) else False
     except (TypeError, ValueError):
         return False
-
-
-def number(value: float, lang: str, digits: int) -> str:
-    """A number with thousands separators; a decimal comma in Dutch; never "-0"."""
-    text = f"{value:,.{digits}f}"
-    if text.startswith("-") and not text.strip("-0.,"):
-        text = text[1:]
-    if lang == "nl":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
 
 
 def significant(value: float, lang: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from cxray.i18n import number
 from cxray.journey import UNASSIGNED, Journey
 from cxray.results import frame_records
 
@@ -141,13 +142,8 @@ def within(ts: ir.TimestampValue, lower: pd.Timestamp | None, upper: pd.Timestam
 
 
 def fmt_num(value: float, lang: str, digits: int = 0) -> str:
-    """A number as people write it: a decimal comma in Dutch; never "-0"."""
-    text = f"{value:,.{digits}f}"
-    if text.startswith("-") and not text.strip("-0.,"):
-        text = text[1:]
-    if lang == "nl":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
+    """A number as people write it (``cxray.i18n.number``): a decimal comma in Dutch."""
+    return number(value, lang, digits)
 
 
 def fmt_pct(share: float, lang: str, digits: int = 0) -> str:
