@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from cxray.i18n import Message
-from cxray.ingest.append import BadRows, NotAppendable, append, appends
+from cxray.ingest.append import Appended, BadRows, NotAppendable, append, appends
 from cxray.ingest.faults import crash_point
 from cxray.ingest.problems import (
     BAD_ROWS,
@@ -405,7 +405,7 @@ def _write_all(
     return written
 
 
-def _count_appended(part: _Prepared, appended: Any) -> None:
+def _count_appended(part: _Prepared, appended: Appended) -> None:
     """What the check pass would have counted, read from the rows just written."""
     part.summary = {"touchpoints": appended.touchpoints, **appended.scale}
     part.valid = appended.inserted

@@ -125,7 +125,7 @@ def collect(
     source: Source,
     plan: cols.ColumnPlan,
     checks: list[Check],
-    structural: list[tuple[int, str]] | None = None,
+    structural: list[tuple[int, str]],
     records: int | None = None,
     suffix: str = "",
 ) -> Problems:
@@ -135,14 +135,10 @@ def collect(
     The bad rows are kept once, narrow (their raw values and what the rules read), in
     ``problems.bad_rows``; each rule then scans only them. ``structural`` are the records the
     reader could not split and ``records`` the number it read (for the one-record-per-line
-    test); when not known yet, they are read from this scan of the whole file.
+    test; counted when not given).
     """
-    from cxray.ingest.validation import condition_sql, forget_rejects, structural_rejects
-
-    if structural is None:
-        forget_rejects(con)  # of an earlier, unfinished scan: this one reads the whole file
-
     from cxray.ingest.staging import failed_flag
+    from cxray.ingest.validation import condition_sql
 
     problems = problems_of(con, source, [], suffix)
     bad_rows = problems.bad_rows
@@ -156,8 +152,6 @@ def collect(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {bad_rows} AS SELECT {kept} FROM {numbered} WHERE __bad"
     )
-    if structural is None:
-        structural = structural_rejects(con, source)
     parts = []
     if source.format == "jsonl":
         parts.append(
