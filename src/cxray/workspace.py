@@ -369,11 +369,12 @@ def init(
     return ws
 
 
-def open(path: str | Path, read_only: bool = False) -> Workspace:
+def open(path: str | Path, read_only: bool = False, **connect_options: Any) -> Workspace:
     """Open a workspace; ``read_only`` lets any number of questions run side by side.
 
     A read-only DuckDB warehouse is not brought up to date (that needs a write): tables of an
     older workspace read their newer columns as empty. On other engines it is a no-op.
+    ``connect_options`` go to :func:`cxray.warehouse.connect` (``lock_wait``, ``ask_holder``).
     """
     path = Path(path)
     if not (path / JOURNEY_FILE).exists():
@@ -386,7 +387,7 @@ def open(path: str | Path, read_only: bool = False) -> Workspace:
             )
         )
     journey = journey_mod.load(path / JOURNEY_FILE)
-    warehouse = connect(journey.warehouse_url, path, read_only=read_only)
+    warehouse = connect(journey.warehouse_url, path, read_only=read_only, **connect_options)
     if not warehouse.read_only:  # read_only is a DuckDB notion: elsewhere the tables are ensured
         warehouse.ensure_tables()
     return Workspace(path, journey, warehouse)

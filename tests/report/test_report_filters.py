@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cxray.analysis.filters import apply_filters
 from cxray.analysis.lifetimes import customer_lifetimes
 from cxray.cli import app
 from cxray.report import FilterError, ReportFilter, build_report, collect, render
-from cxray.report.filters import apply_filters
 from cxray.report.text import say
 from tests.report.test_report import JOURNEY, synthetic_rows
 

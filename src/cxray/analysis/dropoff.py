@@ -104,7 +104,9 @@ class DropoffResult(Result):
         )
         columns += [
             Column("phase", "text", "phase", "fase", 9 if self.by_phase else 5),
-            Column("churners_last", "count", "churners last here", "vertrekkers die hier eindigden"),
+            Column(
+                "churners_last", "count", "churners last here", "vertrekkers die hier eindigden"
+            ),
             Column("share_of_churners", "share", "share of churners", "aandeel vertrekkers", 7),
             Column("stayers_last", "count", "stayers last here", "blijvers die hier eindigden", 4),
             Column("share_of_stayers", "share", "share of stayers", "aandeel blijvers", 6),

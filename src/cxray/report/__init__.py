@@ -5,8 +5,8 @@
 >>> write_report(ws, "business-q1.html", segment="business", start="2025-01-01", end="2025-03-31")
 """
 
+from cxray.analysis.filters import FilterError, ReportFilter
 from cxray.report.build import ReportData, build_report, collect, render, write_report
-from cxray.report.filters import FilterError, ReportFilter
 
 __all__ = [
     "FilterError",

@@ -18,13 +18,13 @@ import jinja2
 from plotly.offline import get_plotlyjs
 
 import cxray
+from cxray.analysis.filters import ReportFilter
 from cxray.report.collect import (
     MIN_N,
     TEMPLATES,
     ReportData,
     collect,
 )
-from cxray.report.filters import ReportFilter
 from cxray.report.plotting import CHART_SCRIPT
 from cxray.report.sections import (
     SECTIONS,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxray.report.filters import ReportFilter, apply_filters
+from cxray.analysis.filters import ReportFilter, apply_filters
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def collect(
     """Run the analyses behind the report on workspace ``ws``, seen through ``filters``.
 
     A filter that selects nothing the workspace knows (a segment no customer has) raises
-    :class:`~cxray.report.filters.FilterError`, whatever ``strict`` says.
+    :class:`~cxray.analysis.filters.FilterError`, whatever ``strict`` says.
     """
     from cxray.analysis.churn_rules import churn_check
     from cxray.analysis.dropoff import dropoff

@@ -311,7 +311,16 @@ def from_utc(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Warehouse:
+def connect(
+    url: str | None,
+    workspace_dir: Path,
+    read_only: bool = False,
+    *,
+    lock_wait: float | None = None,
+    ask_holder: bool = True,
+) -> Warehouse:
+    """The workspace's warehouse; a DuckDB file held by another process is waited for up to
+    ``lock_wait`` seconds (asking the web app to let go of it unless ``ask_holder`` is false)."""
     workspace_dir = Path(workspace_dir)
     if url is None or url.startswith("duckdb://") or url.endswith(".duckdb"):
         relative = DEFAULT_FILE if url is None else url.removeprefix("duckdb://")
@@ -359,7 +368,9 @@ def connect(url: str | None, workspace_dir: Path, read_only: bool = False) -> Wa
             return con
 
         try:
-            connection = _waiting_for_lock(open_duckdb, workspace_dir, read_only)
+            connection = _waiting_for_lock(
+                open_duckdb, workspace_dir, read_only, lock_wait, ask_holder
+            )
         except WarehouseError:
             raise
         except Exception as exc:  # DuckDB raises its own IOException for corrupt files
@@ -392,29 +403,47 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 
 
 def _waiting_for_lock(
-    open_duckdb: Callable[[], duckdb.DuckDBPyConnection], workspace_dir: Path, read_only: bool
+    open_duckdb: Callable[[], duckdb.DuckDBPyConnection],
+    workspace_dir: Path,
+    read_only: bool,
+    lock_wait: float | None = None,
+    ask_holder: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """Open, retrying with backoff while another process holds the file (bounded wait).
+
+    When the web app holds it, it is asked once to let go (see :mod:`cxray.warehouse.holder`).
 
     DuckDB's own message names a process id and a link; the user gets one line saying the
     workspace is busy, with what, and what to do.
     """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    if lock_wait is None:
+        lock_wait = LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + lock_wait
     pause = 0.05
+    asked_holder = not ask_holder
     while True:
         try:
             return open_duckdb()
         except Exception as exc:
             if not _is_lock_conflict(exc):
                 raise
+            if not asked_holder:
+                # The web app keeps the file open: it closes it for a moment when asked.
+                from cxray.warehouse import holder
+
+                asked_holder = True
+                if holder.ask_to_release(workspace_dir):
+                    deadline = time.monotonic() + lock_wait
+                    continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WarehouseError(_busy_message(workspace_dir, read_only)) from None
+                raise WarehouseError(_busy_message(workspace_dir, read_only, lock_wait)) from None
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 1.0)
 
 
-def _busy_message(workspace: Path, read_only: bool) -> str:
+def _busy_message(workspace: Path, read_only: bool, waited: float | None = None) -> str:
+    waited = LOCK_WAIT_SECONDS if waited is None else waited
     if read_only:
         holder = "another process is writing to it (a cxray import, or Python with it open)"
     else:
@@ -424,5 +453,5 @@ def _busy_message(workspace: Path, read_only: bool) -> str:
         )
     return (
         f"{workspace}: the workspace is busy: {holder}; "
-        f"try again when it has finished (waited {LOCK_WAIT_SECONDS:g} s)"
+        f"try again when it has finished (waited {waited:g} s)"
     )

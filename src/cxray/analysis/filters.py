@@ -1,4 +1,4 @@
-"""The report's filters: one segment and a period, applied once to the tables every analysis reads.
+"""Filters shared by the faces: one segment and a period, applied once to the tables every analysis reads.
 
 The period works as ``cxray metrics --start/--end`` and ``cxray flows --start/--end`` do: only
 interactions and answers with ``start <= ts < end`` count (a plain date as ``end`` includes that
@@ -7,6 +7,11 @@ or a lifetime from the customers table that overlaps it), each with their own st
 ends where the period ends: a lifetime that goes on after it is censored there, so the churn
 sections read as they would have on that day. The segment keeps the customers of one segment and
 only their interactions and answers, like ``cxray flows --segment``.
+
+A channel or a phase narrows what is said about touchpoints: only the interactions and answers at
+touchpoints of that channel (the event's own channel, or the journey's for an answer) or of that
+phase count. Customers stay who they are, and the interactions that say a customer left (the
+churn touchpoints) always count, so churn is not lost by looking at one phase.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxray.analysis._common import time_bounds, within
+from cxray.i18n import Message
 
 UTC = "timestamp('UTC')"
 # a lifetime that goes on after the period is seen until just before its end (the end is open)
@@ -29,8 +35,8 @@ JUST_BEFORE = pd.Timedelta(microseconds=1)
 class FilterError(ValueError):
     """A filter that selects nothing the workspace knows; ``key`` names the text that says so."""
 
-    def __init__(self, key: str, english: str, **values: Any):
-        super().__init__(english)
+    def __init__(self, key: str, english: str, dutch: str | None = None, **values: Any):
+        super().__init__(Message(english, dutch or english))
         self.key = key
         self.values = values
 
@@ -42,16 +48,34 @@ class ReportFilter:
     segment: str | None = None
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    channel: str | None = None
+    phase: str | None = None
 
     @classmethod
-    def parse(cls, segment: str | None = None, start: Any = None, end: Any = None) -> ReportFilter:
+    def parse(
+        cls,
+        segment: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        channel: str | None = None,
+        phase: str | None = None,
+    ) -> ReportFilter:
         """From user input: dates or timestamps as text; a plain date as ``end`` includes that day."""
-        lower, upper = time_bounds(start, end)
-        return cls(segment=segment or None, start=lower, end=upper)
+        lower, upper = time_bounds(start or None, end or None)
+        return cls(
+            segment=segment or None,
+            start=lower,
+            end=upper,
+            channel=channel or None,
+            phase=phase or None,
+        )
 
     @property
     def active(self) -> bool:
-        return self.segment is not None or self.start is not None or self.end is not None
+        return any(
+            value is not None
+            for value in (self.segment, self.start, self.end, self.channel, self.phase)
+        )
 
     @property
     def last_day(self) -> dt.date | None:
@@ -74,6 +98,7 @@ def check_segment(ws: Any, segment: str) -> None:
         raise FilterError(
             "unknown_segment",
             f"no customer has segment {segment!r}; segments: {listed}",
+            f"geen klant heeft segment {segment!r}; segmenten: {listed}",
             segment=segment,
             segments=listed,
         )
@@ -150,11 +175,21 @@ def apply_filters(ws: Any, filters: ReportFilter) -> Any:
         return ws
     if filters.segment is not None:
         check_segment(ws, filters.segment)
+    if filters.phase is not None and filters.phase not in ws.journey.phases:
+        listed = ", ".join(ws.journey.phases)
+        raise FilterError(
+            "unknown_phase",
+            f"the journey has no phase {filters.phase!r}; phases: {listed}",
+            f"de klantreis heeft geen fase {filters.phase!r}; fasen: {listed}",
+            phase=filters.phase,
+            phases=listed,
+        )
     return FilteredWorkspace(ws, filters)
 
 
 def _filtered_tables(ws: Any, filters: ReportFilter) -> dict[str, ir.Table]:
     customers, events, feedback = ws.customers, ws.events, ws.feedback
+    events, feedback = _at_touchpoints(ws.journey, events, feedback, filters)
     if filters.segment is not None:
         customers = customers.filter(customers.segment == filters.segment)
         events = events.filter(events.customer_id.isin(customers.customer_id))
@@ -183,6 +218,29 @@ def _filtered_tables(ws: Any, filters: ReportFilter) -> dict[str, ir.Table]:
     if upper is not None:
         customers = _censored_at(customers, upper)
     return {"customers": customers, "events": events, "feedback": feedback}
+
+
+def _at_touchpoints(
+    journey: Any, events: ir.Table, feedback: ir.Table, filters: ReportFilter
+) -> tuple[ir.Table, ir.Table]:
+    """Interactions and answers at the touchpoints of the filter's channel and phase."""
+    if filters.channel is None and filters.phase is None:
+        return events, feedback
+    points = journey.touchpoints.values()
+    kept_events = ibis.literal(True)
+    kept_answers = ibis.literal(True)
+    if filters.channel is not None:
+        of_channel = [tp.name for tp in points if tp.channel == filters.channel]
+        kept_events &= ibis.coalesce(events.channel, ibis.literal("")) == filters.channel
+        kept_answers &= feedback.touchpoint.isin(of_channel or [""])
+    if filters.phase is not None:
+        of_phase = [tp.name for tp in points if tp.phase == filters.phase] or [""]
+        kept_events &= events.touchpoint.isin(of_phase)
+        kept_answers &= feedback.touchpoint.isin(of_phase)
+    leaving = list(journey.churn.touchpoints)
+    if leaving:
+        kept_events |= events.touchpoint.isin(leaving)
+    return events.filter(kept_events), feedback.filter(kept_answers)
 
 
 def _censored_at(customers: ir.Table, upper: pd.Timestamp) -> ir.Table:

@@ -1,0 +1,100 @@
+"""The web app's charts: the report's figures where the report has one, and trends over time.
+
+Every function takes a result and returns the HTML of one chart (an empty div and its figure as
+JSON, drawn by ``static/cxray.js``); none computes anything the analysis has not given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from markupsafe import Markup
+
+from cxray.report import charts
+from cxray.report.plotting import BLUE, category_width, layout, responsive, rgba
+
+
+def funnel(result: Any, lang: str, div_id: str = "chart-funnel") -> Markup | None:
+    frame = result.to_pandas()
+    frame = frame[frame["group"] == "all"] if "group" in frame else frame
+    if frame.empty or int(frame["reached"].max() or 0) == 0:
+        return None
+    html = responsive(
+        lambda narrow: charts.funnel_bars(frame, lang, narrow),
+        div_id,
+        min_width=charts.funnel_width(frame["phase"]),
+    )
+    return Markup(html)
+
+
+def early_churn(result: Any, lang: str, div_id: str = "chart-early-churn") -> Markup | None:
+    frame = result.to_pandas()
+    cohorts = frame[(frame["cohort"] != "all") & (frame["known"] > 0)].tail(12)
+    if cohorts.empty:
+        return None
+    html = responsive(
+        lambda narrow: charts.early_churn_bars(cohorts, result.overall, result.days, lang, narrow),
+        div_id,
+        min_width=category_width(charts.cohort_labels(cohorts, lang)),
+    )
+    return Markup(html)
+
+
+def dropoff(result: Any, lang: str, div_id: str = "chart-dropoff") -> Markup | None:
+    frame = result.to_pandas()
+    if frame.empty:
+        return None
+    return Markup(responsive(lambda narrow: charts.dropoff_bars(frame, lang, narrow), div_id))
+
+
+def trend(result: Any, metric: str, lang: str, div_id: str) -> Markup | None:
+    """One metric per month: the score as a line, its 95% interval as a band, n on hover."""
+    frame = result.to_pandas()
+    frame = frame[frame["metric"] == metric].sort_values("group")
+    if frame.empty:
+        return None
+
+    def draw(narrow: bool) -> go.Figure:
+        rows = frame.tail(12) if narrow else frame
+        months = list(rows["group"].astype(str))
+        figure = go.Figure()
+        known = rows["low"].notna() & rows["high"].notna()
+        band = rows[known]
+        if not band.empty:
+            figure.add_trace(
+                go.Scatter(
+                    x=[*band["group"].astype(str), *band["group"].astype(str)[::-1]],
+                    y=[*band["high"], *band["low"][::-1]],
+                    fill="toself",
+                    fillcolor=rgba(BLUE, 0.15),
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    name="95%",
+                    showlegend=False,
+                )
+            )
+        hover = "n = %{customdata}<br>%{y:.1f}<extra>%{x}</extra>"
+        figure.add_trace(
+            go.Scatter(
+                x=months,
+                y=list(rows["score"]),
+                customdata=list(rows["n"]),
+                mode="lines+markers",
+                line={"color": BLUE, "width": 2},
+                marker={"size": [5 if too_few else 8 for too_few in rows["too_few"]]},
+                hovertemplate=hover,
+                showlegend=False,
+            )
+        )
+        layout(figure, lang, 240)
+        figure.update_layout(margin={"l": 40, "r": 10, "t": 20, "b": 40})
+        figure.update_xaxes(type="category")
+        return figure
+
+    return Markup(responsive(draw, div_id))
+
+
+def as_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(records)

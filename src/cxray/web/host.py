@@ -1,0 +1,117 @@
+"""The web app's hold on its workspace: one connection, lent to a command when it asks.
+
+DuckDB admits one writing process, so the app keeps the warehouse open and serves every request
+through it, one at a time (analyses are cached, so most pages answer from memory). When a
+command (``cxray import``, ``cxray status``) finds the file locked, it asks the app to let go
+(:mod:`cxray.warehouse.holder`): the app finishes the request it is serving, closes the
+warehouse and opens it again on the first request after the lease, once the command is done.
+Answers are cached per state of the data: a new import or a changed journey file empties the
+cache, so pages show the new data without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cxray
+from cxray.i18n import Message
+from cxray.warehouse import WarehouseError
+
+# How long a request waits for a command that has the workspace before the page says so.
+REQUEST_LOCK_WAIT = 2.0
+
+
+class WorkspaceBusy(RuntimeError):
+    """A command holds the workspace (an import); the page says so and reloads itself."""
+
+    def __init__(self, message: Message, retry_after: float):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class WorkspaceHost:
+    """Opens the workspace on demand and hands it to one request at a time."""
+
+    def __init__(self, path: Path, lock_wait: float = REQUEST_LOCK_WAIT):
+        self.path = Path(path)
+        self.lock_wait = lock_wait
+        self._lock = threading.RLock()
+        self._ws: cxray.Workspace | None = None
+        self._lent_until = 0.0
+        self._cache: dict[Any, Any] = {}
+        self._state: Any = None
+        self.opened = 0  # how many times the warehouse was opened (a new state each time)
+
+    def _open(self) -> cxray.Workspace:
+        if self._ws is not None:
+            return self._ws
+        waiting = self._lent_until - time.monotonic()
+        if waiting > 0:
+            raise WorkspaceBusy(_busy_text(), retry_after=waiting)
+        try:
+            self._ws = cxray.open(self.path, lock_wait=self.lock_wait, ask_holder=False)
+        except WarehouseError as exc:
+            if "busy" not in str(exc):
+                raise
+            raise WorkspaceBusy(_busy_text(), retry_after=self.lock_wait) from None
+        self.opened += 1
+        self._cache.clear()
+        self._state = None
+        return self._ws
+
+    @contextlib.contextmanager
+    def workspace(self) -> Iterator[cxray.Workspace]:
+        """The open workspace, for one request (others wait their turn)."""
+        with self._lock:
+            ws = self._open()
+            state = self._data_state(ws)
+            if state != self._state:
+                self._cache.clear()
+                self._state = state
+                ws.reload_journey()
+            yield ws
+
+    def cached(self, key: Any, compute: Callable[[cxray.Workspace], Any]) -> Any:
+        """``compute(ws)`` once per state of the data; an error is not kept."""
+        with self.workspace() as ws:
+            if key not in self._cache:
+                self._cache[key] = compute(ws)
+            return self._cache[key]
+
+    def release(self, lease: float) -> None:
+        """Close the warehouse so that a command can open it; reopen after ``lease`` seconds."""
+        with self._lock:
+            self._lent_until = time.monotonic() + max(0.0, min(lease, 60.0))
+            if self._ws is not None:
+                self._ws.close()
+                self._ws = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ws is not None:
+                self._ws.close()
+                self._ws = None
+
+    def _data_state(self, ws: cxray.Workspace) -> tuple[Any, ...]:
+        """What changes when data or journey change: the import log and the journey file."""
+        log = ws.warehouse.query("SELECT count(*), max(imported_at) FROM cxray_imports")[0]
+        try:
+            journey = ws.journey_path.stat().st_mtime_ns
+        except OSError:
+            journey = None
+        return (self.opened, *log, journey)
+
+
+def _busy_text() -> Message:
+    return Message(
+        "A command is working on this workspace (an import, most likely). "
+        "This page reloads itself when it has finished.",
+        "Er werkt een opdracht op deze werkruimte (waarschijnlijk een import). "
+        "Deze pagina laadt zichzelf opnieuw zodra die klaar is.",
+    )

@@ -1,0 +1,1 @@
+"""One module per page; each has a template of the same name and answers JSON from the same view."""

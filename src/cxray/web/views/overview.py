@@ -1,0 +1,68 @@
+"""The overview: scores with trend and interval, customers, early churn, the funnel, the top
+drivers in words, the biggest real drop-off and what changed since the period before."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from cxray.accounts import User
+from cxray.analysis.filters import apply_filters
+from cxray.i18n import Message
+from cxray.web import charts, security
+from cxray.web.views._page import both, filters_of, lang_of, page
+
+router = APIRouter(tags=["overview"])
+Analyst = Annotated[User, Depends(security.require("analyst"))]
+TITLE = Message("Overview", "Overzicht")
+
+
+def filter_choices(ws: Any) -> dict[str, list[str]]:
+    """What the filter bar offers: the segments, channels and phases this workspace has."""
+    segments = ws.customers.select("segment").distinct().execute()["segment"]
+    channels = {tp.channel for tp in ws.journey.touchpoints.values() if tp.channel}
+    return {
+        "segment": sorted(str(s) for s in segments if s is not None and s == s),
+        "channel": sorted(channels),
+        "phase": list(ws.journey.phases),
+    }
+
+
+def choices(request: Request) -> dict[str, list[str]]:
+    return request.app.state.host.cached("filter_choices", filter_choices)
+
+
+@both(router, "/")
+def overview_page(request: Request, user: Analyst) -> Response:
+    """Scores, customers, early churn, funnel, drivers, drop-off and significant changes."""
+    from cxray.analysis.overview import overview
+
+    filters = filters_of(request)
+
+    def compute(ws: Any) -> Any:
+        return overview(apply_filters(ws, filters), start=filters.start, end=filters.end)
+
+    result = request.app.state.host.cached(("overview", filters), compute)
+    data = result.to_dict()
+    if request.url.path.endswith(".json") or request.query_params.get("format") == "json":
+        return page(request, "overview.html", data, title=TITLE)
+    lang = lang_of(request)
+    figures = {
+        "funnel": result.funnel and charts.funnel(result.funnel, lang),
+        "early_churn": result.early_churn and charts.early_churn(result.early_churn, lang),
+        "trends": {
+            row["metric"]: charts.trend(result.trend, row["metric"], lang, f"chart-trend-{i}")
+            for i, row in enumerate(data["scores"]["rows"] if data["scores"] else [])
+        }
+        if result.trend is not None
+        else {},
+    }
+    return page(
+        request,
+        "overview.html",
+        data,
+        title=TITLE,
+        context={"result": result, "figures": figures, "choices": choices(request)},
+    )

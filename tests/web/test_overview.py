@@ -1,0 +1,57 @@
+"""The overview page and its JSON twin on the demo company."""
+
+from __future__ import annotations
+
+
+def test_overview_json_has_every_part(analyst):
+    answer = analyst.get("/index.json")
+    assert answer.status_code == 200
+    data = answer.json()
+    assert data["customers"] > 0
+    metrics = {row["metric"] for row in data["scores"]["rows"]}
+    assert {"nps", "csat"} <= metrics
+    for row in data["scores"]["rows"]:
+        if row["n"] >= 30:
+            assert row["low"] <= row["score"] <= row["high"]
+    assert data["funnel"]["rows"]
+    assert data["drivers"]["sentences"]["en"], "the demo plants drivers of churn"
+    assert data["drivers"]["sentences"]["nl"][0] != data["drivers"]["sentences"]["en"][0]
+    assert data["dropoff"]["sentence"]["en"]
+    assert data["changes"]["current"] and data["changes"]["sentences"]["en"]
+    assert not data["failed"]
+
+
+def test_overview_html_shows_the_same_numbers(analyst):
+    data = analyst.get("/?format=json").json()
+    page = analyst.get("/")
+    assert page.status_code == 200
+    assert 'rel="alternate"' in page.headers["link"]
+    nps = next(row for row in data["scores"]["rows"] if row["metric"] == "nps")
+    assert f"n = {nps['n']:,}" in page.text
+    assert data["drivers"]["sentences"]["en"][0] in page.text.replace("&#39;", "'")
+    assert "chart-funnel" in page.text
+
+
+def test_overview_in_dutch(analyst):
+    page = analyst.get("/?lang=nl")
+    assert "Waarom klanten vertrekken" in page.text
+    assert "Why customers leave" not in page.text
+    assert page.cookies.get("cxray_lang") == "nl" or "cxray_lang=nl" in page.headers.get(
+        "set-cookie", ""
+    )
+    analyst.cookies.delete("cxray_lang")
+
+
+def test_filters_change_the_numbers(analyst):
+    everyone = analyst.get("/index.json").json()
+    segments = analyst.get("/index.json?segment=nonexistent")
+    assert segments.status_code == 400
+    assert "segment" in segments.json()["detail"]
+    period = analyst.get("/index.json?start=2025-01-01&end=2025-06-30").json()
+    assert period["customers"] < everyone["customers"]
+
+
+def test_a_bad_date_is_a_clear_400(analyst):
+    answer = analyst.get("/index.json?start=not-a-date")
+    assert answer.status_code == 400
+    assert answer.json()["detail"]
