@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-workspace
 DEMO_CUSTOMERS ?= 5000
+DEMO_PORT ?= 8000
+# `make demo SERVE=no` builds the demo without starting the web app
+SERVE ?= yes
 
 .PHONY: demo test lint bench clean install install-dev
 
@@ -30,6 +33,10 @@ demo: $(VENV)/.installed
 	@echo "Demo workspace ready in $(DEMO_DIR)/ (planted truth: $(DEMO_DIR)/ground_truth.json)"
 	@echo "Open the report:  $(abspath $(DEMO_DIR))/report.html"
 	@echo "Ask questions:    $(BIN)/cxray funnel $(DEMO_DIR)   $(BIN)/cxray dropoff $(DEMO_DIR)   $(BIN)/cxray --help"
+	@echo ""
+ifeq ($(SERVE),yes)
+	$(BIN)/cxray serve $(DEMO_DIR) --port $(DEMO_PORT)
+endif
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

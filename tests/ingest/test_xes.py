@@ -450,3 +450,46 @@ def test_any_log_reads_back_exactly(tmp_path_factory, log, batch_events, compres
     assert present(fetch(con, opened_log.events.relation)) == events
     assert present(fetch(con, opened_log.cases.relation)) == cases
     opened_log.cleanup()
+
+
+def test_absent_keys_are_found_without_parsing(tmp_path):
+    from cxray.ingest.xes import absent_keys
+
+    for compressed in (False, True):
+        path = write(tmp_path / f"log{compressed}.xes", SAMPLE, compressed)
+        # keys first met late in the file, trace attributes asked for as case:<key>
+        found = absent_keys(
+            path, ["late", "case:vip", "case:AMOUNT_REQ", "org:resource", "nope", "case:nothing"]
+        )
+        assert found == ["nope", "case:nothing"]
+
+
+def test_a_key_split_between_two_reads_is_still_found(tmp_path, monkeypatch):
+    from cxray.ingest import xes
+
+    path = write(tmp_path / "log.xes", SAMPLE)
+    at = SAMPLE.encode().index(b'key="late"')
+    for size in (at + 3, at + 7, 5):  # the needle cut at different places
+        monkeypatch.setattr(xes, "SCAN_CHUNK", size)
+        assert xes.absent_keys(path, ["late"]) == []
+
+
+def test_a_map_naming_no_attribute_is_refused_before_parsing(tmp_path, monkeypatch):
+    import cxray
+    from cxray.ingest import xes
+    from cxray.ingest.problems import ImportError_
+
+    path = write(tmp_path / "log.xes", SAMPLE)
+    ws = cxray.init(tmp_path / "ws")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the log was parsed")
+
+    monkeypatch.setattr(xes, "_parse", never)
+    try:
+        with pytest.raises(ImportError_, match="does not have: nope"):
+            ws.import_table("events", path, mapping={"nope": "channel"})
+        with pytest.raises(ImportError_, match="does not have: nope"):
+            ws.preview_import("events", path, mapping={"nope": "channel"})
+    finally:
+        ws.close()

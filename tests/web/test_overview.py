@@ -55,3 +55,18 @@ def test_a_bad_date_is_a_clear_400(analyst):
     answer = analyst.get("/index.json?start=not-a-date")
     assert answer.status_code == 400
     assert answer.json()["detail"]
+
+
+def test_the_app_warms_the_overview_when_asked(web_workspace):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from cxray.web import create_app
+
+    app = create_app(web_workspace, warm=True)
+    with TestClient(app):  # runs the start-up
+        deadline = time.monotonic() + 60
+        while not app.state.host._cache and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(key[0] == "overview" for key in app.state.host._cache)

@@ -84,7 +84,7 @@ def serve(
     url = f"http://{shown}:{port}"
     setup_token = None if users else secrets.token_urlsafe(32)
     secret = holder.new_secret()
-    web = create_app(path, holder_secret=secret, setup_token=setup_token)
+    web = create_app(path, holder_secret=secret, setup_token=setup_token, warm=True)
     holder.write_server_file(path, url, secret)
     # uvicorn ends the process with the signal that stopped it, after the app's shutdown
     web.router.on_shutdown.append(lambda: holder.remove_server_file(path))

@@ -77,7 +77,7 @@ from cxray.ingest.writing import (
     write,
     write_quarantine,
 )
-from cxray.ingest.xes import open_xes
+from cxray.ingest.xes import open_xes, refuse_absent_keys
 from cxray.journey import Journey
 from cxray.schema import TableSpec, table_spec
 from cxray.warehouse import Warehouse
@@ -217,6 +217,7 @@ def _open_parts(
         check_timezone(options.timezone)  # before reading a byte of a possibly large file
         if detect_format(path) != "xes":
             return [(spec, open_source(con, path, workdir / ".cxray-tmp"), options)]
+        refuse_absent_keys(path, options.mapping)
         log = open_xes(con, path, workdir / ".cxray-tmp")
     except SourceError as exc:
         raise ImportError_(exc) from None

@@ -41,7 +41,7 @@ from cxray.ingest.validation import (
     structural_rejects,
 )
 from cxray.ingest.values import suggest_timestamp_format
-from cxray.ingest.xes import open_xes
+from cxray.ingest.xes import open_xes, refuse_absent_keys
 from cxray.journey import Journey
 from cxray.results import Result, frame_records
 from cxray.schema import TableSpec, table_spec
@@ -249,6 +249,8 @@ def preview_file(
         con.execute("SET TimeZone = 'UTC'")
         try:
             check_timezone(options.timezone)
+            if detect_format(Path(path)) == "xes":
+                refuse_absent_keys(Path(path), options.mapping)
             if spec.name == "customers" and detect_format(Path(path)) == "xes":
                 log = open_xes(con, Path(path), Path(workdir) / ".cxray-tmp")
                 log.events.cleanup()

@@ -39,6 +39,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxray.i18n import Message
 from cxray.ingest.sources import Source, SourceError, quote_ident, sql_literal
 
 BATCH_EVENTS = 50_000  # events per Parquet part; a few tens of MB of Python objects at most
@@ -259,6 +260,52 @@ def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as probe:
         compressed = probe.read(2) == b"\x1f\x8b"
     return gzip.open(path, "rb") if compressed else path.open("rb")
+
+
+SCAN_CHUNK = 4 << 20  # bytes read at a time when looking for attribute keys
+
+
+def absent_keys(path: Path, names: list[str]) -> list[str]:
+    """Of the column ``names`` (``case:`` for a trace's attributes), those whose key appears
+    nowhere in the log: found by reading the bytes once, far faster than parsing them, so a
+    ``--map`` that names no attribute of the log is refused before the log is parsed."""
+    from xml.sax.saxutils import quoteattr
+
+    def needles(name: str) -> list[bytes]:
+        key = name.removeprefix(CASE_PREFIX)
+        quoted = quoteattr(key).encode("utf-8")  # key="..." as XML writes it, quotes escaped
+        inner = quoted[1:-1]
+        return [b'key="' + inner + b'"', b"key='" + inner + b"'"]
+
+    wanted = {name: needles(name) for name in names}
+    longest = max((len(n) for group in wanted.values() for n in group), default=0)
+    tail = b""
+    with _open(Path(path)) as handle:
+        while wanted:
+            chunk = handle.read(SCAN_CHUNK)
+            if not chunk:
+                break
+            window = tail + chunk
+            for name in [n for n, group in wanted.items() if any(g in window for g in group)]:
+                del wanted[name]
+            tail = window[-longest:]
+    return list(wanted)
+
+
+def refuse_absent_keys(path: Path, mapping: dict[str, str]) -> None:
+    """A --map naming an attribute the log never has is refused before the log is parsed."""
+    absent = absent_keys(path, list(mapping)) if mapping else []
+    if absent:
+        listed = ", ".join(absent)
+        many = len(absent) > 1
+        raise SourceError(
+            Message(
+                f"{path}: --map names {'attributes' if many else 'an attribute'} the log does "
+                f'not have: {listed} (no key="…" with that name anywhere in it)',
+                f"{path}: --map noemt {'attributen' if many else 'een attribuut'} dat de log "
+                f'niet heeft: {listed} (nergens een key="…" met die naam)',
+            )
+        )
 
 
 def open_xes(

@@ -41,19 +41,29 @@ def create_app(
     *,
     holder_secret: str | None = None,
     setup_token: str | None = None,
+    warm: bool = False,
 ) -> FastAPI:
     """The app for the workspace at ``path``.
 
     ``setup_token`` opens ``/setup?token=...`` once, to make the first admin when there are no
     users (``cxray serve`` prints that link); ``holder_secret`` is what a command sends to ask
-    the app to let go of the warehouse.
+    the app to let go of the warehouse. ``warm`` computes the overview once the app has started,
+    so that the first person to open it does not wait for the analyses.
     """
     path = Path(path)
     cxray.open(path, lock_wait=0.5).close()  # a clear error now rather than on the first page
     app = FastAPI(
         title="cxray",
         version=cxray.__version__,
-        description="Customer-experience analytics: every page's numbers as JSON.",
+        description=(
+            "Customer-experience analytics. Every page has a JSON twin with the same numbers: "
+            "its path with `.json` (the overview: `/index.json`) or `?format=json`. Sign in at "
+            "`/login` first; the session cookie then authorises these calls."
+        ),
+        # the API pages are served below, behind sign-in and from the package (no CDN)
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.host = WorkspaceHost(path)
     app.state.holder_secret = holder_secret or holder.new_secret()
@@ -69,13 +79,32 @@ def create_app(
         https_only=False,  # the app binds 127.0.0.1 by default; a proxy in front adds TLS
     )
     app.middleware("http")(_safe_headers)
-    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    # before the folder's mount, which would answer this path itself
     app.add_api_route("/static/plotly.min.js", _plotly_js, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_api_route(holder.RELEASE_PATH, _release, methods=["POST"], include_in_schema=False)
     _add_views(app)
+    _add_api_docs(app)
     _add_error_pages(app)
     app.router.on_shutdown.append(app.state.host.close)
+    if warm:
+        app.router.on_startup.append(lambda: _warm_up(app))
     return app
+
+
+def _warm_up(app: FastAPI) -> None:
+    import threading
+
+    from cxray.analysis.filters import ReportFilter
+    from cxray.analysis.overview import overview
+
+    def run() -> None:
+        try:  # the same key the overview page asks for with no filters
+            app.state.host.cached(("overview", ReportFilter()), overview)
+        except Exception as exc:  # the page will say what is wrong when it is opened
+            log.info("warming the overview failed: %s", exc)
+
+    threading.Thread(target=run, name="cxray-warm-up", daemon=True).start()
 
 
 def _add_views(app: FastAPI) -> None:
@@ -89,6 +118,29 @@ def _add_views(app: FastAPI) -> None:
         except ModuleNotFoundError:
             continue
         app.include_router(module.router)
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    from fastapi import Depends
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    analyst = [Depends(security.require("analyst"))]
+
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    def docs() -> Response:
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="cxray API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.add_api_route("/openapi.json", openapi, dependencies=analyst, include_in_schema=False)
+    app.add_api_route("/docs", docs, dependencies=analyst, include_in_schema=False)
 
 
 def _templates(workspace: Path) -> Jinja2Templates:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from cxray.warehouse import WarehouseError
 
 # How long a request waits for a command that has the workspace before the page says so.
 REQUEST_LOCK_WAIT = 2.0
+# Answers kept per state of the data (each filter combination is one); the oldest go first.
+CACHE_ENTRIES = 128
 
 
 class WorkspaceBusy(RuntimeError):
@@ -44,7 +47,7 @@ class WorkspaceHost:
         self._lock = threading.RLock()
         self._ws: cxray.Workspace | None = None
         self._lent_until = 0.0
-        self._cache: dict[Any, Any] = {}
+        self._cache: OrderedDict[Any, Any] = OrderedDict()
         self._state: Any = None
         self.opened = 0  # how many times the warehouse was opened (a new state each time)
 
@@ -80,9 +83,14 @@ class WorkspaceHost:
     def cached(self, key: Any, compute: Callable[[cxray.Workspace], Any]) -> Any:
         """``compute(ws)`` once per state of the data; an error is not kept."""
         with self.workspace() as ws:
-            if key not in self._cache:
-                self._cache[key] = compute(ws)
-            return self._cache[key]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            answer = compute(ws)
+            self._cache[key] = answer
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+            return answer
 
     def release(self, lease: float) -> None:
         """Close the warehouse so that a command can open it; reopen after ``lease`` seconds."""
