@@ -224,3 +224,26 @@ def test_too_little_data_keeps_the_reasons(make_workspace) -> None:
     for why in result.failed.values():
         assert why.en and why.nl
     assert clean(result.to_dict())["failed"]
+
+
+def test_unhappy_themes_skip_a_metric_without_a_threshold(demo) -> None:
+    from types import SimpleNamespace
+
+    from cxray.analysis.canvas import unhappy_themes
+
+    rule = demo.journey.bad_experience
+    assert rule.threshold("rating") is None and rule.threshold("csat") is not None
+    comments = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "metric": ["rating", "csat", "csat"],
+            "score": [1.0, 1.0, 5.0],
+            "themes": [["price"], ["price"], ["price"]],
+        }
+    )
+    themes = SimpleNamespace(comments=comments, labels={"price": {"en": "Price", "nl": "Prijs"}})
+    frame, total = unhappy_themes(themes, demo.journey)
+    assert total == 1  # the low csat only: a star rating has no bad-experience threshold
+    assert frame["theme"].tolist() == ["price"]
+    only_ratings = SimpleNamespace(comments=comments[comments["metric"] == "rating"], labels={})
+    assert unhappy_themes(only_ratings, demo.journey)[1] == 0  # reviews alone: none is "bad"

@@ -219,3 +219,13 @@ def test_queries_compile_for_postgresql(make_workspace, monkeypatch):
     monkeypatch.setattr(ir.Table, "execute", checked)
     nps_drivers(ws, bootstrap=5)
     assert len(compiled) >= 2
+
+
+def test_the_same_data_gives_the_same_intervals(tmp_path):
+    generate_demo(tmp_path / "demo", customers=3000, seed=1)
+    frames = []
+    for threads in (1, 2):  # threads change the order the engine returns rows in
+        with cxray.open(tmp_path / "demo") as ws:
+            ws.warehouse.con.execute(f"SET threads = {threads}")
+            frames.append(nps_drivers(ws, bootstrap=50).to_pandas())
+    pd.testing.assert_frame_equal(frames[0], frames[1])

@@ -107,3 +107,36 @@ def test_import_while_the_app_serves(served, web_workspace, tmp_path):
         time.sleep(0.5)
         after = client.get("/index.json")
     assert after.json()["customers"] == before + 25
+
+
+def test_the_port_is_free_again_at_once_after_a_stop(served, web_workspace):
+    port = int(served.rsplit(":", 1)[1])
+    client = signed_in(served)  # a kept-alive connection the server closes lingers in TIME_WAIT
+    client.get("/index.json")
+    server = json.loads((web_workspace / ".cxray" / "server.json").read_text())
+    os.kill(server["pid"], 15)
+    for _ in range(100):
+        if not (web_workspace / ".cxray" / "server.json").exists():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # the process is gone once its server file is
+    client.close()
+    again = subprocess.Popen(
+        [*CLI, "serve", str(web_workspace), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(150):
+            try:
+                assert httpx.get(served + "/login", timeout=1).status_code == 200
+                break
+            except httpx.HTTPError:
+                assert again.poll() is None, again.stdout.read() if again.stdout else ""
+                time.sleep(0.2)
+        else:
+            pytest.fail("the second server did not answer")
+    finally:
+        again.terminate()
+        again.wait(timeout=20)

@@ -70,3 +70,13 @@ def test_the_app_warms_the_overview_when_asked(web_workspace):
         while not app.state.host._cache and time.monotonic() < deadline:
             time.sleep(0.1)
         assert any(key[0] == "overview" for key in app.state.host._cache)
+
+
+def test_the_navigation_keeps_the_filters_and_nothing_else(analyst):
+    import re
+
+    page = analyst.get("/flows?segment=consumer&top=5&lang=en&q=late").text
+    links = re.findall(r"<nav[^>]*>(.*?)</nav>", page, re.S)[0]
+    hrefs = re.findall(r'href="([^"]+)"', links)
+    assert "/touchpoints?segment=consumer" in hrefs
+    assert not any("top=" in h or "q=" in h or "lang=" in h for h in hrefs), hrefs

@@ -33,9 +33,18 @@ def admin(request, root, tmp_path_factory):  # noqa: F811
     client.close()
 
 
+def routes_of(routes) -> list:
+    """Every route, those of included routers too (FastAPI keeps an included router whole)."""
+    found = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        found += routes_of(inner.routes) if inner is not None else [route]
+    return found
+
+
 def page_paths(app) -> list[str]:
     paths = []
-    for route in app.routes:
+    for route in routes_of(app.routes):
         path = getattr(route, "path", "")
         methods = getattr(route, "methods", set()) or set()
         if (

@@ -220,7 +220,8 @@ def unhappy_themes(result: Any, journey: Any) -> tuple[pd.DataFrame, int]:
     if comments is None or comments.empty:
         return pd.DataFrame(columns=PAIN_THEME_COLUMNS), 0
     rule = journey.bad_experience
-    thresholds = comments["metric"].map(lambda m: rule.threshold(m))
+    # a metric without a bad-experience threshold (e.g. star ratings) reads as NaN, not None
+    thresholds = pd.to_numeric(comments["metric"].map(rule.threshold), errors="coerce")
     unhappy = comments[
         comments["score"].notna() & thresholds.notna() & (comments["score"] <= thresholds)
     ]

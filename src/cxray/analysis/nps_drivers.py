@@ -359,7 +359,9 @@ def nps_drivers(
             **{f"e{j}": count_true(before.touchpoint == tp) for j, tp in enumerate(bad_tps)}
         )
         table = table.left_join(counts, "customer_id").drop("customer_id_right")
-    frame = table.execute()
+    # in customer order: the engine returns rows in any order, and the bootstrap resamples by
+    # position, so the same data must give the same interval every time
+    frame = table.order_by("customer_id").execute()
     left_out = {"later_events": later_events, "later_answers": int(later_answers.execute())}
     reference = _position(ws, target, pd.to_numeric(frame["target_score"]).astype(float))
 

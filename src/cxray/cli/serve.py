@@ -64,6 +64,8 @@ def serve(
             )
         )
     probe = socket.socket()
+    # as uvicorn binds: the connections of a server just stopped (TIME_WAIT) do not hold the port
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind((host, port))
     except OSError as exc:

@@ -163,6 +163,7 @@ def _templates(workspace: Path) -> Jinja2Templates:
         score=_score,
         nav=_page.NAV,
         url_with=_page.url_with,
+        nav_url=_page.nav_url,
         result_table=_result_table,
         csrf_field=security.CSRF_FIELD,
     )

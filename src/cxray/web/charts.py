@@ -88,9 +88,12 @@ def trend(result: Any, metric: str, lang: str, div_id: str) -> Markup | None:
                 showlegend=False,
             )
         )
-        layout(figure, lang, 240)
-        figure.update_layout(margin={"l": 40, "r": 10, "t": 20, "b": 40})
-        figure.update_xaxes(type="category")
+        layout(figure, lang, 170)
+        figure.update_layout(margin={"l": 34, "r": 8, "t": 10, "b": 28})
+        # a card is narrow: the first and last month, level, rather than a column of them
+        ends = [months[0], months[-1]] if len(months) > 1 else months
+        figure.update_xaxes(type="category", tickangle=0, tickvals=ends, tickfont={"size": 10})
+        figure.update_yaxes(nticks=4, tickfont={"size": 10})
         return figure
 
     return Markup(responsive(draw, div_id))

@@ -80,6 +80,13 @@ def url_with(request: Request, path: str | None = None, **changes: Any) -> str:
     return target + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
+def nav_url(request: Request, path: str) -> str:
+    """``path`` with this page's filters only: a page's own choices (a search, a page number,
+    flows' ``top``) mean nothing, or something else, on another page."""
+    query = filter_values(request)
+    return path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
 def both(router: APIRouter, path: str, **options: Any) -> Callable[[Callable], Callable]:
     """Register a view at ``path`` and at its JSON twin ``path.json``."""
     twin = "/index.json" if path == "/" else path + ".json"
