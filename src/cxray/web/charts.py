@@ -49,8 +49,9 @@ def dropoff(result: Any, lang: str, div_id: str = "chart-dropoff") -> Markup | N
     return Markup(responsive(lambda narrow: charts.dropoff_bars(frame, lang, narrow), div_id))
 
 
-def trend(result: Any, metric: str, lang: str, div_id: str) -> Markup | None:
-    """One metric per month: the score as a line, its 95% interval as a band, n on hover."""
+def trend(result: Any, metric: str, lang: str, div_id: str, compact: bool = False) -> Markup | None:
+    """One metric per month: the score as a line, its 95% interval as a band, n on hover.
+    ``compact`` draws it small, for a card beside others (the overview's scores)."""
     frame = result.to_pandas()
     frame = frame[frame["metric"] == metric].sort_values("group")
     if frame.empty:
@@ -88,12 +89,16 @@ def trend(result: Any, metric: str, lang: str, div_id: str) -> Markup | None:
                 showlegend=False,
             )
         )
-        layout(figure, lang, 170)
+        small = compact or narrow
+        layout(figure, lang, 170 if compact else 240)
         figure.update_layout(margin={"l": 34, "r": 8, "t": 10, "b": 28})
-        # a card is narrow: the first and last month, level, rather than a column of them
-        ends = [months[0], months[-1]] if len(months) > 1 else months
-        figure.update_xaxes(type="category", tickangle=0, tickvals=ends, tickfont={"size": 10})
-        figure.update_yaxes(nticks=4, tickfont={"size": 10})
+        figure.update_xaxes(type="category", tickangle=0)
+        if small:  # the first and last month, level, rather than a column of them
+            ends = [months[0], months[-1]] if len(months) > 1 else months
+            figure.update_xaxes(tickvals=ends, tickfont={"size": 10})
+            figure.update_yaxes(nticks=4, tickfont={"size": 10})
+        else:
+            figure.update_xaxes(nticks=8)
         return figure
 
     return Markup(responsive(draw, div_id))

@@ -53,7 +53,9 @@ def overview_page(request: Request, user: Analyst) -> Response:
         "funnel": result.funnel and charts.funnel(result.funnel, lang),
         "early_churn": result.early_churn and charts.early_churn(result.early_churn, lang),
         "trends": {
-            row["metric"]: charts.trend(result.trend, row["metric"], lang, f"chart-trend-{i}")
+            row["metric"]: charts.trend(
+                result.trend, row["metric"], lang, f"chart-trend-{i}", compact=True
+            )
             for i, row in enumerate(data["scores"]["rows"] if data["scores"] else [])
         }
         if result.trend is not None
