@@ -67,6 +67,15 @@ def filter_values(request: Request) -> dict[str, str]:
     return {key: request.query_params[key] for key in FILTER_KEYS if request.query_params.get(key)}
 
 
+def own_path(request: Request) -> str:
+    """This request's path as it was sent, percent-encoded: a header holds Latin-1 only, and a
+    name with a slash in it keeps its ``%2F``."""
+    raw = request.scope.get("raw_path")
+    if raw:
+        return raw.decode("latin-1")
+    return urllib.parse.quote(request.url.path)
+
+
 def url_with(request: Request, path: str | None = None, **changes: Any) -> str:
     """This page's URL (or ``path``) keeping the filters, with ``changes`` to its query."""
     query = dict(request.query_params)
@@ -76,7 +85,7 @@ def url_with(request: Request, path: str | None = None, **changes: Any) -> str:
             query.pop(key, None)
         else:
             query[key] = str(value)
-    target = path if path is not None else request.url.path.removesuffix(".json")
+    target = path if path is not None else own_path(request).removesuffix(".json")
     return target + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
