@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m benchmarks [name ...]`.
 
-Names: import, xes, analysis, drivers, startup, and calibration (alias drivers-calibration:
+Names: import, xes, analysis, drivers, startup, web (every page of the app at p50/p95 under
+load on a 1M-customer demo), and calibration (alias drivers-calibration:
 false-discovery share and interval coverage of the drivers on planted companies; not part of the
 default run).
 """
@@ -10,7 +11,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["bench_import", "bench_analysis", "bench_drivers", "bench_xes", "bench_startup"]
+SUITES = [
+    "bench_import",
+    "bench_analysis",
+    "bench_drivers",
+    "bench_xes",
+    "bench_startup",
+    "bench_web",
+]
 
 
 def main(argv: list[str]) -> None:

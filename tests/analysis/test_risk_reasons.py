@@ -147,3 +147,19 @@ def test_expected_range_covers_95_percent():
         draws = (rng.random((2000, n)) < p).sum(axis=1)
         inside = ((draws >= low) & (draws <= high)).mean()
         assert inside == pytest.approx(0.95, abs=0.02)
+
+
+def test_reason_counts_count_each_customer_once_per_reason():
+    import pandas as pd
+
+    from cxray.analysis.risk_reasons import reason_counts
+
+    scores = pd.DataFrame(
+        {
+            "band": ["high", "high", "high", "low"],
+            "reason_keys": ["late, login", "late,late", "", "late"],
+        }
+    )
+    counted, total = reason_counts(scores, "high")
+    assert total == 3
+    assert counted == [("late", 2), ("login", 1)]

@@ -33,7 +33,20 @@ JOURNEY = {
     "churn": {"touchpoints": ["cancel"], "inactive_days": 60},
 }
 CHART = '<div class="chart"'  # where the report's script draws a chart
-SECTION_KEYS = ["metrics", "touchpoints", "funnel", "survival", "early_churn", "flows", "dropoff"]
+FIRST_KEYS = ["metrics", "touchpoints", "funnel", "survival", "early_churn", "flows", "dropoff"]
+SECTION_KEYS = [
+    "metrics",
+    "trend",
+    "touchpoints",
+    "canvas",
+    "funnel",
+    "survival",
+    "early_churn",
+    "flows",
+    "dropoff",
+    "why",
+    "risk",
+]
 TITLES = {
     "summary_title": {},
     "metrics_title": {},
@@ -43,6 +56,10 @@ TITLES = {
     "early_title": {"days": 100},
     "flows_title": {},
     "dropoff_title": {},
+    "trend_title": {},
+    "canvas_title": {},
+    "why_title": {},
+    "risk_title": {},
     "footer_title": {},
 }
 
@@ -124,15 +141,20 @@ def sections_of(html: str) -> dict[str, str]:
 def test_every_section_renders_on_a_realistic_workspace(shop):
     data = collect(shop, strict=True)
     assert data.segment_by == "segment"
-    assert all(outcome.ok for outcome in data.outcomes.values())
+    # the risk model needs churners before its training cutoff, which this small shop lacks
+    assert data.outcomes["risk"].reason is not None
+    assert all(outcome.ok for key, outcome in data.outcomes.items() if key != "risk")
     for lang in ("en", "nl"):
         html = render(data, lang, strict=True)
         sections = sections_of(html)
         assert list(sections) == SECTION_KEYS
+        assert say(lang, "cannot_compute", reason="")[:12] in sections.pop("risk")
         for key, body in sections.items():
             assert say(lang, "not_enough") not in body, key
             assert 'class="empty"' not in body, key
         for key in ("touchpoints", "funnel", "survival", "early_churn", "flows", "dropoff"):
+            assert CHART in sections[key], key
+        for key in ("trend", "canvas", "why"):
             assert CHART in sections[key], key
         # metric cards: one per metric with its interval and n
         assert len(re.findall(r'class="card( few)?"', sections["metrics"])) == 3
@@ -192,6 +214,9 @@ def test_empty_workspace_notes_not_enough_data(make_workspace):
         html = build_report(empty, lang=lang, strict=True)
         sections = sections_of(html)
         assert list(sections) == SECTION_KEYS
+        # the churn drivers say why in one line; dose-response, key drivers and themes find
+        # nothing to show; every other section says there is not enough data
+        assert say(lang, "cannot_compute", reason="")[:12] in sections.pop("why")
         for key, body in sections.items():
             assert say(lang, "not_enough") in body, key
         assert say(lang, "no_summary") in html

@@ -135,7 +135,13 @@ def demo_pages(tmp_path_factory) -> dict[str, Path]:
     pages = {}
     for lang in ("en", "nl"):
         page = folder / f"report-{lang}.html"
-        page.write_text(render(data, lang, strict=True, today=dt.date(2026, 7, 1)), "utf-8")
+        html = render(data, lang, strict=True, today=dt.date(2026, 7, 1))
+        # the later sections are measured too, with their charts
+        for key in ("trend", "canvas", "why", "risk"):
+            assert f'<section id="{key}">' in html
+        for chart in ("cxray-trend-nps", "cxray-emotion", "cxray-dose", "cxray-nps-drivers"):
+            assert f'id="{chart}"' in html
+        page.write_text(html, "utf-8")
         pages[lang] = page
     return pages
 

@@ -266,6 +266,7 @@ class CanvasResult(Result):
     opportunities: Any = None
     dose: Any = None
     funnel: Any = None
+    drivers: Any = None  # the churn drivers the opportunities come from, for a caller to reuse
     failed: dict[str, Any] = field(default_factory=dict)
 
     def display(self) -> Table:
@@ -412,6 +413,7 @@ def canvas(ws: Any) -> CanvasResult:
         opportunities=chances,
         dose=dose,
         funnel=flow,
+        drivers=found,
         failed=failed,
     )
 

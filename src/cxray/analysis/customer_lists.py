@@ -27,7 +27,7 @@ class CustomerList(Result):
         return Table(self.frame.reset_index(drop=True), table.columns, noun=table.noun)
 
     def to_dict(self) -> dict[str, Any]:
-        data = self.source.to_dict()
+        data = self.source.to_dict(rows=False)  # its rows are replaced by this selection's
         data.update(
             rows=frame_records(self.frame),
             total=self.total,

@@ -86,9 +86,10 @@ class OnboardingResult(Result):
         grouped = grouped.sort_values(["order", "phase"], kind="stable")
         return grouped.drop(columns="order").reset_index(drop=True)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        """Everything as JSON; ``rows=False`` leaves out the customers (a list shows its own)."""
         return {
-            "rows": records(self.frame),
+            "rows": records(self.frame) if rows else [],
             "by_phase": records(self.by_phase()),
             "typical": records(self.typical),
             "params": jsonable({"as_of": self.as_of, "days": self.days, "quantile": QUANTILE}),

@@ -205,10 +205,12 @@ class RiskResult(Result):
             "is never a reason; expected leavers with a 95% Poisson-binomial range"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        """Everything as JSON; ``rows=False`` leaves out the scored customers (a list shows
+        its own few, and a million rows take seconds to convert)."""
         low, high = self.cuts
         return {
-            "rows": records(self.frame),
+            "rows": records(self.frame) if rows else [],
             "params": jsonable(
                 {
                     "as_of": self.as_of,

@@ -159,7 +159,7 @@ def customer_features(
     for tp in touchpoints:
         for suffix in ("ever", *(f"{d}d" for d in WINDOWS)):
             name = f"tp{SEP}{tp}{SEP}{suffix}"
-            out[name] = frame[name].fillna(0).astype(float).to_numpy()
+            out[name] = pd.to_numeric(frame[name]).fillna(0).astype(float).to_numpy()
     for metric in metrics:
         name = f"score{SEP}{metric}"
         out[name] = pd.to_numeric(frame[name]).astype(float).to_numpy()

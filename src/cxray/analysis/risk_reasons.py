@@ -209,3 +209,14 @@ def expected_range(probability: np.ndarray, confidence: float = 0.95) -> tuple[i
     low = int(np.floor(mean - z * sd - 0.5))
     high = int(np.ceil(mean + z * sd + 0.5))
     return max(low, 0), min(high, n)
+
+
+def reason_counts(scores: pd.DataFrame, band: str = "high") -> tuple[list[tuple[str, int]], int]:
+    """How often each reason is given to the customers of one risk ``band`` (most often first,
+    then by key), and how many customers the band holds."""
+    chosen = scores[scores["band"] == band]
+    counts: dict[str, int] = {}
+    for text in chosen["reason_keys"]:
+        for key in {k.strip() for k in str(text).split(",") if k.strip()}:
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), len(chosen)

@@ -206,9 +206,12 @@ def early_churn(
 @app.command()
 def report(
     path: WorkspaceArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
-        "report.html"
-    ),
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="The HTML file to write (a name ending in .pdf: a PDF)."
+        ),
+    ] = Path("report.html"),
     segment: Annotated[
         str | None, typer.Option(help="Only this customer segment's customers.")
     ] = None,
@@ -222,19 +225,34 @@ def report(
             "whole day)."
         ),
     ] = None,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            "--pdf",
+            help="Also write the report as a PDF beside the HTML (same name, .pdf); drawn by "
+            "Chromium (Debian: apt-get install chromium, or set CXRAY_CHROMIUM).",
+        ),
+    ] = False,
     lang: LangOption = Lang.en,
 ) -> None:
-    """One self-contained HTML page (opens offline): scores, funnel, survival, flows, summary.
+    """One self-contained HTML page (opens offline): scores over time, canvas, funnel,
+    survival, flows, why customers leave, who is about to leave, and a summary.
 
     --segment, --start and --end limit every part of it, as they do for metrics and flows;
-    the report's header names them.
+    the report's header names them. --pdf (or -o report.pdf) gives the same report as a PDF.
     """
     from cxray.report import FilterError, write_report  # a face: the Workspace renders nothing
+    from cxray.report.pdf import PdfUnavailable
     from cxray.report.text import say as report_say
 
     ws = open_workspace(path, read_only=True)
     try:
-        written = write_report(ws, output, lang=lang.value, segment=segment, start=start, end=end)
+        written = write_report(
+            ws, output, lang=lang.value, segment=segment, start=start, end=end, pdf=pdf
+        )
+    except PdfUnavailable as exc:  # one line saying how to install Chromium, no traceback
+        fail(exc)
+        raise
     except FilterError as exc:
         fail(report_say(lang.value, exc.key, **exc.values))
         raise
@@ -247,6 +265,11 @@ def report(
         say(lang, f"Report written to {written}", f"Rapport geschreven naar {written}"),
         highlight=False,
     )
+    if pdf and written.suffix.lower() != ".pdf":
+        also = written.with_suffix(".pdf")
+        out.print(
+            say(lang, f"PDF written to {also}", f"PDF geschreven naar {also}"), highlight=False
+        )
 
 
 # -- analyses: why customers leave and who is about to --------------------------------------

@@ -5,8 +5,9 @@
 
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,6 +88,7 @@ def serve(
     setup_token = None if users else secrets.token_urlsafe(32)
     secret = holder.new_secret()
     web = create_app(path, holder_secret=secret, setup_token=setup_token, warm=True)
+    web.state.warmer.report = _warm_report(lang)
     holder.write_server_file(path, url, secret)
     # uvicorn ends the process with the signal that stopped it, after the app's shutdown
     web.router.on_shutdown.append(lambda: holder.remove_server_file(path))
@@ -106,6 +108,34 @@ def serve(
         uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:
         holder.remove_server_file(path)
+
+
+def _warm_report(lang: Lang) -> Callable[[Any, float, Exception | None], None]:
+    """A line per page computed in the background: people see the first build advance."""
+    from cxray.i18n import number, text_of
+
+    code = lang.value
+    pages: dict[str, int] = {}
+
+    def report(page: Any, seconds: float, error: Exception | None) -> None:
+        if not pages or page.name in pages:  # a new round: the data changed
+            pages.clear()
+            out.print(say(lang, "computing every page ...", "elke pagina berekenen ..."))
+        pages[page.name] = 1
+        label = text_of(page.label, code)
+        took = f"{number(seconds, code, 1)} s"
+        if error is None:
+            line = say(lang, f"ready: {label} ({took})", f"klaar: {label} ({took})")
+        else:
+            line = say(
+                lang,
+                f"not ready: {label} ({took}; the page says why)",
+                f"niet klaar: {label} ({took}; de pagina zegt waarom)",
+            )
+        out.print(line, highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+
+    return report
 
 
 def _password(given: str | None, stdin: bool, lang: Lang) -> str:

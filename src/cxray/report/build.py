@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,42 @@ from cxray.report.collect import (
     collect,
 )
 from cxray.report.plotting import CHART_SCRIPT
+from cxray.report.sections import SECTIONS as FIRST_SECTIONS
+from cxray.report.sections import TITLES as FIRST_TITLES
 from cxray.report.sections import (
-    SECTIONS,
-    TITLES,
     NotEnoughData,
     Section,
     SectionFailed,
     has_churn,
     headline_metric,
 )
+from cxray.report.sections_canvas import journey_canvas
+from cxray.report.sections_risk import risk_summary
+from cxray.report.sections_trend import scores_over_time
+from cxray.report.sections_why import why_customers_leave
 from cxray.report.text import check_lang, date, number, say
 
 log = logging.getLogger(__name__)
+
+# The sections in the order the page shows them: how customers rate us (and over time), the
+# journey, where they leave, why, and who is about to.
+SECTIONS: dict[str, Callable[[ReportData, str], Section]] = {
+    "metrics": FIRST_SECTIONS["metrics"],
+    "trend": scores_over_time,
+    "touchpoints": FIRST_SECTIONS["touchpoints"],
+    "canvas": journey_canvas,
+    "funnel": FIRST_SECTIONS["funnel"],
+    "survival": FIRST_SECTIONS["survival"],
+    "early_churn": FIRST_SECTIONS["early_churn"],
+    "flows": FIRST_SECTIONS["flows"],
+    "dropoff": FIRST_SECTIONS["dropoff"],
+    "why": why_customers_leave,
+    "risk": risk_summary,
+}
+TITLES: dict[str, tuple[str, dict[str, Any]]] = {
+    **FIRST_TITLES,
+    **{key: (f"{key}_title", {}) for key in ("trend", "canvas", "why", "risk")},
+}
 
 
 def _section(key: str, data: ReportData, lang: str, strict: bool) -> Section:
@@ -210,6 +235,33 @@ def build_report(
     return render(collect(ws, strict=strict, filters=filters), lang, strict=strict)
 
 
+PDF_SCALE = 0.75  # the page printed at 3/4: the report's wide layout on an A4 sheet
+A4_PRINTABLE = 703  # px: 210 mm less two 12 mm margins, at 96 px an inch
+
+
+def pdf_of(html: str, executable: str | None = None) -> bytes:
+    """The report page as a PDF (A4), drawn by Chromium as it draws it on screen.
+
+    Raises :class:`cxray.report.pdf.PdfUnavailable` (a one-line message saying how to install
+    Chromium) when there is none; ``executable`` names one (default: ``$CXRAY_CHROMIUM`` or the
+    system's).
+    """
+    from cxray.report.pdf import render_page
+
+    return render_page(
+        html,
+        "pdf",
+        executable=executable,
+        # the window as wide as the printed page, so that each chart is drawn at its width
+        width=round(A4_PRINTABLE / PDF_SCALE),
+        pdf_options={
+            "format": "A4",
+            "scale": PDF_SCALE,
+            "margin": {"top": "12mm", "bottom": "12mm", "left": "12mm", "right": "12mm"},
+        },
+    )
+
+
 def write_report(
     ws: Any,
     path: str | Path,
@@ -218,11 +270,25 @@ def write_report(
     segment: str | None = None,
     start: Any = None,
     end: Any = None,
+    pdf: bool = False,
 ) -> Path:
-    """Write :func:`build_report` to ``path`` (UTF-8) and return the path."""
+    """Write :func:`build_report` to ``path`` (UTF-8) and return the path.
+
+    A ``path`` ending in ``.pdf`` gets the report as a PDF instead; ``pdf=True`` writes the PDF
+    beside the HTML (same name, ``.pdf``). The PDF needs Chromium (Debian: ``apt-get install
+    chromium``); without it :class:`cxray.report.pdf.PdfUnavailable` is raised before anything
+    is written.
+    """
     path = Path(path)
     html = build_report(ws, lang, strict=strict, segment=segment, start=start, end=end)
+    as_pdf = path.suffix.lower() == ".pdf"
+    document = pdf_of(html) if as_pdf or pdf else None
     if path.parent != Path():
         path.parent.mkdir(parents=True, exist_ok=True)
+    if as_pdf:
+        path.write_bytes(document)
+        return path
     path.write_text(html, encoding="utf-8")
+    if document is not None:
+        path.with_suffix(".pdf").write_bytes(document)
     return path

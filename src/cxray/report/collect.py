@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from cxray.analysis.filters import ReportFilter, apply_filters
+from cxray.i18n import Message, message_of
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ MAX_TOUCHPOINTS = 25  # rows in the per-touchpoint chart (the ones with most ans
 MAX_EXITS = 10  # rows in the last-touchpoint chart
 MAX_COHORTS = 12  # start months in the early-churn chart (the most recent ones)
 MAX_SEGMENTS = 6  # more segments than this make survival curves unreadable: show them together
+RISK_HORIZON = 90  # days ahead the risk section is about, as `cxray risk` by default
 HEADLINE_ORDER = ("nps", "csat", "ces")
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -33,10 +35,11 @@ class Outcome:
 
     result: Any = None
     error: str | None = None
+    reason: Message | None = None  # the data cannot answer it (not an error), in both languages
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.result is not None
+        return self.error is None and self.reason is None and self.result is not None
 
 
 @dataclass
@@ -54,9 +57,19 @@ class ReportData:
     filters: ReportFilter = field(default_factory=ReportFilter)
 
 
-def _attempt(run: Callable[[], Any], what: str, strict: bool) -> Outcome:
+def _attempt(run: Callable[[], Any], what: str, strict: bool, answers: bool = False) -> Outcome:
+    """``answers``: the analysis raises ValueError when the data cannot answer it (no churn, no
+    candidate drivers): that is its reason, kept even when ``strict``."""
     try:
         return Outcome(result=run())
+    except ValueError as exc:
+        if not answers:
+            if strict:
+                raise
+            log.warning("report: %s failed: %s", what, exc, exc_info=True)
+            return Outcome(error=f"{type(exc).__name__}: {exc}")
+        log.info("report: %s cannot be computed: %s", what, exc)
+        return Outcome(reason=message_of(exc))
     except Exception as exc:
         if strict:
             raise
@@ -88,6 +101,46 @@ def _segment_by(ws: Any) -> str | None:
     """Split survival by segment when customers have a few of them."""
     segments = int(ws.customers.segment.nunique().execute() or 0)
     return "segment" if 2 <= segments <= MAX_SEGMENTS else None
+
+
+def _later_sections(ws: Any, strict: bool) -> dict[str, Outcome]:
+    """What the canvas, trend, why and risk sections show; the canvas's own dose-response and
+    drivers are the why section's too (one run each)."""
+    from cxray import canvas_notes
+    from cxray.analysis.canvas import canvas
+    from cxray.analysis.dose_response import dose_response
+    from cxray.analysis.drivers import drivers
+    from cxray.analysis.lifetimes import data_end
+    from cxray.analysis.metrics import metrics
+    from cxray.analysis.nps_drivers import nps_drivers
+    from cxray.analysis.risk import risk
+    from cxray.analysis.themes import themes
+
+    outcomes = {
+        "trend": _attempt(lambda: metrics(ws, by="month", min_n=MIN_N), "trend", strict),
+        "canvas": _attempt(lambda: canvas(ws), "canvas", strict),
+        "canvas_notes": _attempt(lambda: canvas_notes.read_notes(ws.warehouse), "notes", strict),
+    }
+    board = outcomes["canvas"]
+    if board.ok and board.result.dose is not None:
+        outcomes["dose_response"] = Outcome(result=board.result.dose)
+    elif board.ok and "dose_response" in board.result.failed:
+        outcomes["dose_response"] = Outcome(reason=board.result.failed["dose_response"])
+    else:
+        outcomes["dose_response"] = _attempt(lambda: dose_response(ws), "dose", strict, True)
+    if board.ok and board.result.drivers is not None:  # the canvas ran them: one run
+        outcomes["drivers"] = Outcome(result=board.result.drivers)
+    elif board.ok and "drivers" in board.result.failed:
+        outcomes["drivers"] = Outcome(reason=board.result.failed["drivers"])
+    else:
+        outcomes["drivers"] = _attempt(lambda: drivers(ws), "drivers", strict, True)
+    runs: dict[str, Callable[[], Any]] = {
+        "nps_drivers": lambda: nps_drivers(ws),
+        "themes": lambda: themes(ws),
+        "risk": lambda: risk(ws, horizon_days=RISK_HORIZON, as_of=data_end(ws)),
+    }
+    outcomes.update({key: _attempt(run, key, strict, True) for key, run in runs.items()})
+    return outcomes
 
 
 def collect(
@@ -126,6 +179,7 @@ def collect(
     if segment:
         runs["survival_by"] = lambda: survival(ws, by=segment)
     outcomes = {key: _attempt(run, key, strict) for key, run in runs.items()}
+    outcomes.update(_later_sections(ws, strict))
     return ReportData(
         name=ws.journey.name,
         journey=ws.journey,

@@ -46,6 +46,50 @@ class Card:
 
 
 @dataclass
+class Item:
+    """One line of a list, with a short tag before it (quick win / long term) and small facts."""
+
+    text: str
+    tag: str = ""
+    tag_kind: str = ""  # a CSS class of the tag: quick, long, bad
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Lane:
+    """One lane of a canvas column: its name and its lines."""
+
+    name: str
+    items: list[Item] = field(default_factory=list)
+    empty: str = ""  # said when the lane has no lines
+
+
+@dataclass
+class Column:
+    """One column of a board (a canvas phase): its title, a line under it, its lanes."""
+
+    title: str
+    facts: str
+    lanes: list[Lane] = field(default_factory=list)
+
+
+@dataclass
+class Part:
+    """A titled block inside a section: sentences, a chart, a table, a list or a board."""
+
+    key: str
+    heading: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+    figure: str | None = None
+    table: Table | None = None
+    items: list[Item] = field(default_factory=list)
+    ordered: bool = True
+    columns: list[Column] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing: str | None = None  # the one line saying why this part has nothing to show
+
+
+@dataclass
 class Section:
     key: str
     title: str
@@ -55,6 +99,7 @@ class Section:
     table: Table | None = None
     notes: list[str] = field(default_factory=list)
     empty: str | None = None  # shown instead of the content: no data, or what went wrong
+    parts: list[Part] = field(default_factory=list)
 
 
 class NotEnoughData(Exception):
@@ -208,6 +253,25 @@ def _touchpoint_scores(data: ReportData, lang: str) -> Section:
     return section
 
 
+def score_axis(
+    journey: Any, metric: str, unit: str, lang: str
+) -> tuple[tuple[float, float] | None, str]:
+    """The range of a metric's scale and the axis title that names it."""
+    name = _metric_name(metric)
+    scale = journey.scale(metric)
+    if unit == "points":
+        return (-100.0, 100.0), say(lang, "points_axis", metric=name)
+    if unit == "percent":
+        return (0.0, 100.0), say(lang, "percent_axis", metric=name)
+    if scale is not None:
+        ends = {"min": _plain(scale.min, lang), "max": _plain(scale.max, lang)}
+        key = "mean_axis"
+        if metric == "ces":
+            key = "ces_axis_easier" if scale.higher_is_easier else "ces_axis_harder"
+        return (scale.min, scale.max), say(lang, key, metric=name, **ends)
+    return None, name
+
+
 def _touchpoint_figure(
     data: ReportData,
     rows: pd.DataFrame,
@@ -218,19 +282,7 @@ def _touchpoint_figure(
 ) -> Any:
     name = _metric_name(metric)
     unit = rows["unit"].iloc[0]
-    scale = data.journey.scale(metric)
-    if unit == "points":
-        score_range, axis = (-100.0, 100.0), say(lang, "points_axis", metric=name)
-    elif unit == "percent":
-        score_range, axis = (0.0, 100.0), say(lang, "percent_axis", metric=name)
-    elif scale is not None:
-        ends = {"min": _plain(scale.min, lang), "max": _plain(scale.max, lang)}
-        key = "mean_axis"
-        if metric == "ces":
-            key = "ces_axis_easier" if scale.higher_is_easier else "ces_axis_harder"
-        score_range, axis = (scale.min, scale.max), say(lang, key, metric=name, **ends)
-    else:
-        score_range, axis = None, name
+    score_range, axis = score_axis(data.journey, metric, unit, lang)
     return charts.score_dots(
         rows,
         lang,

@@ -11,6 +11,8 @@ import datetime as dt
 import math
 from typing import Any
 
+from cxray.report.text_more import STRINGS as MORE_STRINGS
+
 LANGS = ("en", "nl")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -332,6 +334,9 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+for _lang, _strings in MORE_STRINGS.items():  # the later sections' titles
+    STRINGS[_lang].update(_strings)
 
 MONTHS = {
     "en": [

@@ -47,8 +47,9 @@ def create_app(
 
     ``setup_token`` opens ``/setup?token=...`` once, to make the first admin when there are no
     users (``cxray serve`` prints that link); ``holder_secret`` is what a command sends to ask
-    the app to let go of the warehouse. ``warm`` computes the overview once the app has started,
-    so that the first person to open it does not wait for the analyses.
+    the app to let go of the warehouse. ``warm`` computes every page's default view once the
+    app has started and again after each import (:mod:`cxray.web.warm`), so that nobody waits
+    for the analyses; ``app.state.warmer.report`` hears of each page warmed.
     """
     path = Path(path)
     cxray.open(path, lock_wait=0.5).close()  # a clear error now rather than on the first page
@@ -86,25 +87,27 @@ def create_app(
     _add_views(app)
     _add_api_docs(app)
     _add_error_pages(app)
+    _add_warm_up(app, start=warm)
     app.router.on_shutdown.append(app.state.host.close)
-    if warm:
-        app.router.on_startup.append(lambda: _warm_up(app))
     return app
 
 
-def _warm_up(app: FastAPI) -> None:
-    import threading
+def _add_warm_up(app: FastAPI, start: bool) -> None:
+    from fastapi import Depends
 
-    from cxray.analysis.filters import ReportFilter
-    from cxray.analysis.overview import overview
+    from cxray.web.warm import Warmer
 
-    def run() -> None:
-        try:  # the same key the overview page asks for with no filters
-            app.state.host.cached(("overview", ReportFilter()), overview)
-        except Exception as exc:  # the page will say what is wrong when it is opened
-            log.info("warming the overview failed: %s", exc)
+    warmer = Warmer(app.state.host)
+    app.state.warmer = warmer
 
-    threading.Thread(target=run, name="cxray-warm-up", daemon=True).start()
+    def status() -> JSONResponse:
+        return JSONResponse(warmer.status())
+
+    analyst = [Depends(security.require("analyst"))]
+    app.add_api_route("/status.json", status, dependencies=analyst, include_in_schema=False)
+    if start:
+        app.router.on_startup.append(warmer.start)
+    app.router.on_shutdown.append(warmer.stop)  # before the host closes the warehouse
 
 
 def _add_views(app: FastAPI) -> None:

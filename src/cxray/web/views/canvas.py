@@ -10,8 +10,6 @@ workspace that another one holds.
 from __future__ import annotations
 
 import logging
-import shutil
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from cxray import canvas_notes
 from cxray.accounts import User
-from cxray.analysis.filters import apply_filters
+from cxray.analysis.filters import ReportFilter, apply_filters
 from cxray.i18n import Message, message_of, text_of
 from cxray.labels import UNASSIGNED
 from cxray.web import security
@@ -32,25 +30,24 @@ router = APIRouter(tags=["canvas"])
 Analyst = Annotated[User, Depends(security.require("analyst"))]
 TITLE = Message("Journey canvas", "Klantreiscanvas")
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# the address the exported page has inside the browser; no request to it leaves the browser
-EXPORT_ORIGIN = "http://canvas.cxray.invalid"
 EXPORT_WIDTH = 1500  # px: the printable width of an A3 landscape page with 10 mm margins
 PAGE_HEIGHT = 1040  # px: its printable height; the board is scaled to fit one page
 EXPORT_TIMEOUT = 30_000  # ms
-_EXPORTING = threading.Lock()  # one browser at a time: an export takes a few seconds
 
 
 class ExportUnavailable(RuntimeError):
     """No Chromium or no Playwright here: the page says to print from the browser instead."""
 
 
-def canvas_result(request: Request) -> Any:
+def canvas_of(host: Any, filters: ReportFilter) -> Any:
+    """The canvas under ``filters``, cached (the warm-up asks for it with no filters)."""
     from cxray.analysis.canvas import canvas
 
-    filters = filters_of(request)
-    return request.app.state.host.cached(
-        ("canvas", filters), lambda ws: canvas(apply_filters(ws, filters))
-    )
+    return host.cached(("canvas", filters), lambda ws: canvas(apply_filters(ws, filters)))
+
+
+def canvas_result(request: Request) -> Any:
+    return canvas_of(request.app.state.host, filters_of(request))
 
 
 def _notes(request: Request) -> dict[tuple[str, str], canvas_notes.Note]:
@@ -65,7 +62,7 @@ def _render(request: Request, exporting: bool = False) -> Response:
     result = canvas_result(request)
     notes = _notes(request)
     data = {
-        **result.to_dict(),
+        **request.app.state.host.drawn(("canvas", "dict", filters_of(request)), result.to_dict),
         "notes": [note.to_dict() for note in notes.values()],
         "filters": filter_values(request),
     }
@@ -86,7 +83,9 @@ def _render(request: Request, exporting: bool = False) -> Response:
         title=TITLE,
         context={
             "result": result,
-            "chart": emotion_curve(result, lang),
+            "chart": request.app.state.host.drawn(
+                ("canvas", filters_of(request), lang), lambda: emotion_curve(result, lang)
+            ),
             "face": face,
             "lanes": lanes,
             "max_text": canvas_notes.MAX_TEXT,
@@ -151,12 +150,11 @@ def save_note(
     return RedirectResponse(f"{_back(next)}#{anchor}", status_code=303)
 
 
-# -- export ---------------------------------------------------------------------------------
+# -- export ----------------------------------------------------------------------------------
 def chromium_path() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    from cxray.report.pdf import chromium_path as found
+
+    return found()
 
 
 def _static_file(path: str) -> Path | None:
@@ -174,65 +172,30 @@ def _static_file(path: str) -> Path | None:
 
 
 def render_export(html: str, kind: str) -> bytes:
-    """``html`` as a PDF (A3 landscape) or a full-page PNG, drawn by Chromium.
+    """``html`` as a PDF (A3 landscape) or a full-page PNG, drawn by Chromium
+    (:func:`cxray.report.pdf.render_page`, which the report's ``--pdf`` uses too).
 
     Raises ExportUnavailable when Playwright or Chromium is missing or will not start.
     """
+    from cxray.report.pdf import PdfUnavailable, render_page
+
     executable = chromium_path()
     if executable is None:
         raise ExportUnavailable("no chromium")
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        raise ExportUnavailable("no playwright") from exc
-
-    def answer(route: Any) -> None:
-        url = urllib.parse.urlsplit(route.request.url)
-        origin = f"{url.scheme}://{url.netloc}"
-        if origin == EXPORT_ORIGIN and url.path == "/canvas":
-            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
-            return
-        found = _static_file(url.path) if origin == EXPORT_ORIGIN else None
-        if found is None:
-            route.abort()
-        else:
-            route.fulfill(path=str(found))
-
-    with _EXPORTING:
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=executable, args=["--no-sandbox"]
-                )
-                try:
-                    view = browser.new_page(viewport={"width": EXPORT_WIDTH, "height": 1000})
-                    view.emulate_media(media="print")
-                    view.route("**/*", answer)
-                    view.goto(EXPORT_ORIGIN + "/canvas", wait_until="load", timeout=EXPORT_TIMEOUT)
-                    # every chart drawn (or none to draw) before the picture is taken
-                    try:
-                        view.wait_for_function(
-                            "() => [...document.querySelectorAll('.chart')]"
-                            ".every(c => c.querySelector('.main-svg'))",
-                            timeout=EXPORT_TIMEOUT,
-                        )
-                    except PlaywrightTimeout:  # a chart that does not draw leaves its place
-                        log.warning("canvas export: a chart was not drawn in time")
-                    if kind == "pdf":
-                        scale = _fit_board(view)
-                        return view.pdf(
-                            scale=scale,
-                            format="A3", landscape=True, print_background=True,
-                            prefer_css_page_size=True,
-                        )  # fmt: skip
-                    return view.screenshot(full_page=True, type="png")
-                finally:
-                    browser.close()
-        except PlaywrightError as exc:  # Chromium would not start or gave up: say so, no 500
-            log.warning("canvas export failed: %s", exc)
-            raise ExportUnavailable(str(exc)) from exc
+        return render_page(
+            html,
+            kind,
+            executable=executable,
+            width=EXPORT_WIDTH,
+            resolve=_static_file,
+            prepare=lambda view: {"scale": _fit_board(view)},
+            pdf_options={"format": "A3", "landscape": True, "prefer_css_page_size": True},
+            timeout=EXPORT_TIMEOUT,
+        )
+    except PdfUnavailable as exc:  # Chromium would not start or gave up: say so, no 500
+        log.warning("canvas export failed: %s", exc)
+        raise ExportUnavailable(str(exc)) from exc
 
 
 def _fit_board(view: Any) -> float:

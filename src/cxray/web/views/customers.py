@@ -63,7 +63,11 @@ def _exports(request: Request, user: User) -> None:
 
 
 def _risk(request: Request) -> Any:
-    """The churn risk of every active customer (None when no model can be trained)."""
+    return risk_result(request.app.state.host)
+
+
+def risk_result(host: Any) -> Any:
+    """The churn risk of every active customer (None when no model can be trained), cached."""
 
     def compute(ws: Any) -> Any:
         try:
@@ -71,14 +75,20 @@ def _risk(request: Request) -> Any:
         except ValueError:  # too little history to train on: the pages say so
             return None
 
-    return request.app.state.host.cached(("customers", "risk"), compute)
+    return host.cached(("customers", "risk"), compute)
 
 
 def _onboarding(request: Request) -> Any:
+    return onboarding_result(request.app.state.host)
+
+
+def onboarding_result(host: Any) -> Any:
+    """Every customer in their first ``ONBOARDING_DAYS`` days, cached."""
+
     def compute(ws: Any) -> Any:
         return ws.onboarding(days=ONBOARDING_DAYS)
 
-    return request.app.state.host.cached(("customers", "onboarding", ONBOARDING_DAYS), compute)
+    return host.cached(("customers", "onboarding", ONBOARDING_DAYS), compute)
 
 
 def _csv(result: Any, lang: str, name: str) -> Response:

@@ -23,7 +23,7 @@ from cxray.labels import phase_label
 from cxray.results import frame_records
 from cxray.web import security
 from cxray.web.views._page import both, filter_values, filters_of, lang_of, page, wants_json
-from cxray.web.views.why import attempt, churn_rule, failed_dict
+from cxray.web.views.why import attempt, churn_rule_of, failed_dict
 
 router = APIRouter(tags=["flows"])
 Analyst = Annotated[User, Depends(security.require("analyst"))]
@@ -67,27 +67,27 @@ def top_of(request: Request) -> int:
     return top
 
 
-def flows_of(request: Request, filters: ReportFilter, who: str) -> Any:
+def flows_of(host: Any, filters: ReportFilter, who: str) -> Any:
     """The flows of one group of customers (all, churned or retained), filtered."""
     from cxray.analysis.flows import flows
 
     only = None if who == "all" else who
-    return request.app.state.host.cached(
+    return host.cached(
         ("flows", filters, who),
         lambda ws: flows(apply_filters(ws, filters), only=only, top_variants=TOP_VARIANTS),
     )
 
 
-def _dropoff(request: Request, filters: ReportFilter) -> tuple[Any, Message | None]:
+def dropoff_of(host: Any, filters: ReportFilter) -> tuple[Any, Message | None]:
     from cxray.analysis.dropoff import dropoff
 
-    return request.app.state.host.cached(
+    return host.cached(
         ("flows", "dropoff", filters),
         lambda ws: attempt(lambda: dropoff(apply_filters(ws, filters), top=DROPOFF_TOP)),
     )
 
 
-def _journey(request: Request) -> dict[str, Any]:
+def journey_of(host: Any) -> dict[str, Any]:
     """The journey's phases, its touchpoints in journey order and their labels."""
 
     def read(ws: Any) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def _journey(request: Request) -> dict[str, Any]:
             "labels": {name: tp.label for name, tp in points if tp.label},
         }
 
-    return request.app.state.host.cached(("flows", "journey"), read)
+    return host.cached(("flows", "journey"), read)
 
 
 def _dropoff_data(result: Any, who: str) -> dict[str, Any] | None:
@@ -124,13 +124,14 @@ def flows_page(request: Request, user: Analyst) -> Response:
     """Phase and touchpoint Sankeys, top paths and drop-off, for all, churned or retained."""
     from cxray.web import charts_flows
 
+    host = request.app.state.host
     filters = filters_of(request)
     who, top = who_of(request), top_of(request)
-    result = flows_of(request, filters, who)
-    everyone = result if who == "all" else flows_of(request, filters, "all")
-    drop, drop_failed = _dropoff(request, filters)
+    result = flows_of(host, filters, who)
+    everyone = result if who == "all" else flows_of(host, filters, "all")
+    drop, drop_failed = dropoff_of(host, filters)
     steps = result.display("edges").data.head(top)
-    caveats = churn_rule(request, filters)
+    caveats = churn_rule_of(host, filters)
     data: dict[str, Any] = {
         "who": who,
         "top": top,
@@ -142,10 +143,15 @@ def flows_page(request: Request, user: Analyst) -> Response:
             "events": result.events,
             "all_customers": everyone.customers,
         },
-        "summary": {lang: result.summary(lang) for lang in ("en", "nl")},
-        "touchpoint_sankey": frame_records(steps),
-        "flows": result.to_dict(),
-        "dropoff": _dropoff_data(drop, who),
+        **host.drawn(
+            ("flows", "dict", filters, who, top),
+            lambda: {
+                "summary": {lang: result.summary(lang) for lang in ("en", "nl")},
+                "touchpoint_sankey": frame_records(steps),
+                "flows": result.to_dict(),
+                "dropoff": _dropoff_data(drop, who),
+            },
+        ),
         "churn_rule": caveats,
         "failed": failed_dict({"dropoff": drop_failed}),
     }
@@ -154,17 +160,20 @@ def flows_page(request: Request, user: Analyst) -> Response:
     from cxray.web.views.overview import choices
 
     lang = lang_of(request)
-    journey = _journey(request)
-    figures = {
-        "phases": charts_flows.phase_sankey(result.sankey, journey["phases"], lang),
-        "touchpoints": charts_flows.touchpoint_sankey(
-            steps, journey["touchpoints"], journey["labels"], lang
-        ),
-        # the leavers' side of drop-off: nothing to draw for those who stayed
-        "dropoff": drop is not None
-        and who != "retained"
-        and charts_flows.dropoff(drop, journey["labels"], lang),
-    }
+    journey = journey_of(host)
+    figures = host.drawn(
+        ("flows", filters, who, top, lang),
+        lambda: {
+            "phases": charts_flows.phase_sankey(result.sankey, journey["phases"], lang),
+            "touchpoints": charts_flows.touchpoint_sankey(
+                steps, journey["touchpoints"], journey["labels"], lang
+            ),
+            # the leavers' side of drop-off: nothing to draw for those who stayed
+            "dropoff": drop is not None
+            and who != "retained"
+            and charts_flows.dropoff(drop, journey["labels"], lang),
+        },
+    )
     extra = [
         {
             "name": "who",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from cxray.accounts import User
-from cxray.analysis.filters import apply_filters
+from cxray.analysis.filters import ReportFilter, apply_filters
 from cxray.i18n import Message
 from cxray.web import charts, security
 from cxray.web.views._page import both, filters_of, lang_of, page
@@ -30,26 +30,46 @@ def filter_choices(ws: Any) -> dict[str, list[str]]:
     }
 
 
+def choices_of(host: Any) -> dict[str, list[str]]:
+    return host.cached("filter_choices", filter_choices)
+
+
 def choices(request: Request) -> dict[str, list[str]]:
-    return request.app.state.host.cached("filter_choices", filter_choices)
+    return choices_of(request.app.state.host)
+
+
+def overview_of(host: Any, filters: ReportFilter) -> Any:
+    """The overview under ``filters``, cached (the warm-up asks for it with no filters)."""
+    from cxray.analysis.overview import overview
+
+    def compute(ws: Any) -> Any:
+        return overview(apply_filters(ws, filters), start=filters.start, end=filters.end)
+
+    return host.cached(("overview", filters), compute)
 
 
 @both(router, "/")
 def overview_page(request: Request, user: Analyst) -> Response:
     """Scores, customers, early churn, funnel, drivers, drop-off and significant changes."""
-    from cxray.analysis.overview import overview
-
+    host = request.app.state.host
     filters = filters_of(request)
-
-    def compute(ws: Any) -> Any:
-        return overview(apply_filters(ws, filters), start=filters.start, end=filters.end)
-
-    result = request.app.state.host.cached(("overview", filters), compute)
-    data = result.to_dict()
+    result = overview_of(host, filters)
+    data = host.drawn(("overview", filters), result.to_dict)
     if request.url.path.endswith(".json") or request.query_params.get("format") == "json":
         return page(request, "overview.html", data, title=TITLE)
     lang = lang_of(request)
-    figures = {
+    figures = host.drawn(("overview", filters, lang), lambda: _figures(result, data, lang))
+    return page(
+        request,
+        "overview.html",
+        data,
+        title=TITLE,
+        context={"result": result, "figures": figures, "choices": choices(request)},
+    )
+
+
+def _figures(result: Any, data: dict[str, Any], lang: str) -> dict[str, Any]:
+    return {
         "funnel": result.funnel and charts.funnel(result.funnel, lang),
         "early_churn": result.early_churn and charts.early_churn(result.early_churn, lang),
         "trends": {
@@ -61,10 +81,3 @@ def overview_page(request: Request, user: Analyst) -> Response:
         if result.trend is not None
         else {},
     }
-    return page(
-        request,
-        "overview.html",
-        data,
-        title=TITLE,
-        context={"result": result, "figures": figures, "choices": choices(request)},
-    )

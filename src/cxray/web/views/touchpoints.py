@@ -67,10 +67,28 @@ def helpers(request: Request) -> dict[str, Any]:
     }
 
 
+def listing_of(host: Any, filters: ReportFilter) -> Any:
+    """Every touchpoint under ``filters``, cached (shared with the owners pages)."""
+    return host.cached(("touchpoints", filters), lambda ws: touchpoints(apply_filters(ws, filters)))
+
+
 def listing(request: Request, filters: ReportFilter) -> Any:
-    """Every touchpoint under ``filters`` (shared with the owners pages)."""
-    return request.app.state.host.cached(
-        ("touchpoints", filters), lambda ws: touchpoints(apply_filters(ws, filters))
+    return listing_of(request.app.state.host, filters)
+
+
+def known_of(host: Any) -> Any:
+    return host.cached(("touchpoints", "known"), known_touchpoints)
+
+
+def touchpoint_of(host: Any, name: str, filters: ReportFilter) -> Any:
+    """One (known) touchpoint under ``filters``, with the drivers it shares with the others."""
+    drivers = host.cached(
+        ("touchpoints", "drivers", filters),
+        lambda ws: drivers_or_reason(apply_filters(ws, filters)),
+    )
+    return host.cached(
+        ("touchpoint", name, filters),
+        lambda ws: touchpoint(apply_filters(ws, filters), name, drivers=drivers),
     )
 
 
@@ -90,7 +108,8 @@ def touchpoints_page(request: Request, user: Analyst) -> Response:
     """Every touchpoint in journey order: phase, channel, owner, volume and scores."""
     filters = filters_of(request)
     result = listing(request, filters)
-    data = {**result.to_dict(), "filters": filter_values(request)}
+    as_dict = request.app.state.host.drawn(("touchpoints", "dict", filters), result.to_dict)
+    data = {**as_dict, "filters": filter_values(request)}
     if wants_json(request):
         return page(request, "touchpoints.html", data, title=TITLE)
     context = {"result": result, **helpers(request)}
@@ -102,7 +121,7 @@ def _detail(request: Request, name: str) -> Response:
 
     host = request.app.state.host
     filters = filters_of(request)
-    if name not in host.cached(("touchpoints", "known"), known_touchpoints):
+    if name not in known_of(host):
         return message(
             request,
             404,
@@ -113,14 +132,7 @@ def _detail(request: Request, name: str) -> Response:
                 "/touchpoints.",
             ),
         )
-    drivers = host.cached(
-        ("touchpoints", "drivers", filters),
-        lambda ws: drivers_or_reason(apply_filters(ws, filters)),
-    )
-    result = host.cached(
-        ("touchpoint", name, filters),
-        lambda ws: touchpoint(apply_filters(ws, filters), name, drivers=drivers),
-    )
+    result = touchpoint_of(host, name, filters)
     query = request.query_params
     try:
         chosen = comment_page(
@@ -135,7 +147,8 @@ def _detail(request: Request, name: str) -> Response:
         )
     except TouchpointError as exc:
         return message(request, 400, Message("Refused", "Geweigerd"), message_of(exc))
-    data = {**result.to_dict(), "comments": chosen.to_dict(), "filters": filter_values(request)}
+    as_dict = host.drawn(("touchpoint", "dict", name, filters), result.to_dict)
+    data = {**as_dict, "comments": chosen.to_dict(), "filters": filter_values(request)}
     label = result.info["label"]
     title = Message(f"Touchpoint {label}", f"Contactmoment {label}")
     if wants_json(request):
@@ -145,7 +158,10 @@ def _detail(request: Request, name: str) -> Response:
     context = {
         "result": result,
         "chosen": chosen,
-        "trends": score_trends(result.trend, lang, "chart-trend"),
+        "trends": host.drawn(
+            ("touchpoint", name, filters, lang),
+            lambda: score_trends(result.trend, lang, "chart-trend"),
+        ),
         "here": touchpoint_url(name),
         "comment_query": comment_query,
         **helpers(request),

@@ -91,6 +91,10 @@ def failed_dict(parts: dict[str, Message | None]) -> dict[str, dict[str, str]]:
 
 def churn_rule(request: Request, filters: ReportFilter) -> dict[str, list[str]]:
     """Warnings about a churn rule that does not fit the (filtered) data, in both languages."""
+    return churn_rule_of(request.app.state.host, filters)
+
+
+def churn_rule_of(host: Any, filters: ReportFilter) -> dict[str, list[str]]:
     from cxray.analysis.churn_rules import churn_check
 
     def compute(ws: Any) -> dict[str, list[str]]:
@@ -99,13 +103,13 @@ def churn_rule(request: Request, filters: ReportFilter) -> dict[str, list[str]]:
             return {"en": [], "nl": []}
         return {lang: [*found.warnings(lang), *found.notes(lang)] for lang in ("en", "nl")}
 
-    return request.app.state.host.cached(("churn_check", filters), compute)
+    return host.cached(("churn_check", filters), compute)
 
 
-def _part(
-    request: Request, name: str, filters: ReportFilter, run: Callable[[Any], Any]
-) -> tuple[Any, Message | None]:
-    return request.app.state.host.cached(
+def part_of(host: Any, name: str, filters: ReportFilter) -> tuple[Any, Message | None]:
+    """One part of the page (a name of PARTS), cached on its own: ``(result, why not)``."""
+    run = PARTS[name]
+    return host.cached(
         ("why", name, filters), lambda ws: attempt(lambda: run(apply_filters(ws, filters)))
     )
 
@@ -175,12 +179,16 @@ def why_page(request: Request, user: Analyst) -> Response:
     """Churn drivers, dose-response, key drivers of the score, themes and phrases."""
     from cxray.web import charts_why
 
+    host = request.app.state.host
     filters = filters_of(request)
-    parts = {name: _part(request, name, filters, run) for name, run in PARTS.items()}
+    parts = {name: part_of(host, name, filters) for name in PARTS}
     results = {name: result for name, (result, _) in parts.items()}
     data: dict[str, Any] = {
         "filters": filter_values(request),
-        **{name: _data_of(name, result) for name, result in results.items()},
+        **host.drawn(
+            ("why", filters),
+            lambda: {name: _data_of(name, result) for name, result in results.items()},
+        ),
         "churn_rule": churn_rule(request, filters),
         "failed": failed_dict({name: why for name, (_, why) in parts.items()}),
     }
@@ -189,11 +197,22 @@ def why_page(request: Request, user: Analyst) -> Response:
     from cxray.web.views.overview import choices
 
     lang = lang_of(request)
-    figures = {
-        "dose": results["dose_response"]
-        and charts_why.dose_response(results["dose_response"], lang),
-        "nps": results["nps_drivers"] and charts_why.nps_quadrant(results["nps_drivers"], lang),
-    }
+
+    def draw() -> dict[str, Any]:
+        return {
+            "figures": {
+                "dose": results["dose_response"]
+                and charts_why.dose_response(results["dose_response"], lang),
+                "nps": results["nps_drivers"]
+                and charts_why.nps_quadrant(results["nps_drivers"], lang),
+            },
+            "tables": {
+                name: table_of(result, lang, 30 if name == "drivers" else 20)
+                for name, result in results.items()
+                if result is not None and name != "phrases"
+            },
+        }
+
     failed = {name: why for name, (_, why) in parts.items() if why is not None}
     return page(
         request,
@@ -203,12 +222,7 @@ def why_page(request: Request, user: Analyst) -> Response:
         context={
             "results": results,
             "failed": failed,
-            "figures": figures,
-            "tables": {
-                name: table_of(result, lang, 30 if name == "drivers" else 20)
-                for name, result in results.items()
-                if result is not None and name != "phrases"
-            },
+            **request.app.state.host.drawn(("why", filters, lang), draw),
             "choices": choices(request),
         },
     )
