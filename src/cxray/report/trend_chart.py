@@ -14,21 +14,12 @@ from cxray.report.text import number
 NARROW_MONTHS = 12
 
 
-def trend_line(
-    rows: pd.DataFrame,
-    lang: str,
-    title: str,
-    axis: str,
-    score_range: tuple[float, float] | None,
-    fmt: Callable[[float], str],
-    narrow: bool = False,
-) -> go.Figure:
-    """``rows``: one metric's months (``group`` as YYYY-MM, score, low, high, n, too_few)."""
-    rows = rows.sort_values("group")
-    if narrow:
-        rows = rows.tail(NARROW_MONTHS)
+def month_traces(
+    figure: go.Figure, rows: pd.DataFrame, lang: str, fmt: Callable[[float], str], name: str = ""
+) -> list[str]:
+    """The band and the line of one metric's months (sorted) on ``figure``; returns the months.
+    Shared with the web app's compact trends."""
     months = [str(month) for month in rows["group"]]
-    figure = go.Figure()
     band = rows[rows["low"].notna() & rows["high"].notna()]
     if not band.empty:
         figure.add_trace(
@@ -40,6 +31,7 @@ def trend_line(
                 line={"width": 0},
                 hoverinfo="skip",
                 name="95%",
+                showlegend=False,
             )
         )
     hover = [
@@ -61,10 +53,28 @@ def trend_line(
             },
             hovertext=hover,
             hoverinfo="text",
-            name=title,
+            name=name,
             showlegend=False,
         )
     )
+    return months
+
+
+def trend_line(
+    rows: pd.DataFrame,
+    lang: str,
+    title: str,
+    axis: str,
+    score_range: tuple[float, float] | None,
+    fmt: Callable[[float], str],
+    narrow: bool = False,
+) -> go.Figure:
+    """``rows``: one metric's months (``group`` as YYYY-MM, score, low, high, n, too_few)."""
+    rows = rows.sort_values("group")
+    if narrow:
+        rows = rows.tail(NARROW_MONTHS)
+    figure = go.Figure()
+    months = month_traces(figure, rows, lang, fmt, title)
     layout(figure, lang, 280 if narrow else 320)
     figure.update_layout(
         title={"text": wrap(title, 34) if narrow else title, "x": 0, "font": {"size": 14}},

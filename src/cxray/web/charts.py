@@ -12,8 +12,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from cxray.i18n import number
 from cxray.report import charts
-from cxray.report.plotting import BLUE, category_width, layout, responsive, rgba
+from cxray.report.plotting import category_width, layout, responsive
+from cxray.report.trend_chart import NARROW_MONTHS, month_traces
 
 
 def funnel(result: Any, lang: str, div_id: str = "chart-funnel") -> Markup | None:
@@ -58,37 +60,9 @@ def trend(result: Any, metric: str, lang: str, div_id: str, compact: bool = Fals
         return None
 
     def draw(narrow: bool) -> go.Figure:
-        rows = frame.tail(12) if narrow else frame
-        months = list(rows["group"].astype(str))
+        rows = frame.tail(NARROW_MONTHS) if narrow else frame
         figure = go.Figure()
-        known = rows["low"].notna() & rows["high"].notna()
-        band = rows[known]
-        if not band.empty:
-            figure.add_trace(
-                go.Scatter(
-                    x=[*band["group"].astype(str), *band["group"].astype(str)[::-1]],
-                    y=[*band["high"], *band["low"][::-1]],
-                    fill="toself",
-                    fillcolor=rgba(BLUE, 0.15),
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    name="95%",
-                    showlegend=False,
-                )
-            )
-        hover = "n = %{customdata}<br>%{y:.1f}<extra>%{x}</extra>"
-        figure.add_trace(
-            go.Scatter(
-                x=months,
-                y=list(rows["score"]),
-                customdata=list(rows["n"]),
-                mode="lines+markers",
-                line={"color": BLUE, "width": 2},
-                marker={"size": [5 if too_few else 8 for too_few in rows["too_few"]]},
-                hovertemplate=hover,
-                showlegend=False,
-            )
-        )
+        months = month_traces(figure, rows, lang, lambda value: number(value, lang, 1))
         small = compact or narrow
         layout(figure, lang, 170 if compact else 240)
         figure.update_layout(margin={"l": 34, "r": 8, "t": 10, "b": 28})
