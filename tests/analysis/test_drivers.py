@@ -412,3 +412,16 @@ def test_information_with_one_hot_baseline_equals_the_dense_product() -> None:
     mu = rng.random(500)
     dense = design.T @ (design * mu[:, None])
     assert np.abs(_information(design, names)(mu) - dense).max() < 1e-9
+
+
+def test_why_it_cannot_run_is_said_in_both_languages(make_workspace) -> None:
+    from cxray.i18n import text_of
+
+    feedback_only = make_workspace(
+        feedback=[{"customer_id": "a", "ts": "2024-01-01", "metric": "rating", "score": 2.0}],
+        customers=[{"customer_id": "a", "first_seen": "2024-01-01"}],
+    )
+    with pytest.raises(ValueError) as refused:
+        drivers(feedback_only)
+    assert text_of(refused.value, "en").startswith("no events and no customer attribute")
+    assert text_of(refused.value, "nl").startswith("geen interacties en geen klantkenmerk")

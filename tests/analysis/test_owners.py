@@ -149,3 +149,13 @@ def test_unowned_touchpoints_are_listed_with_a_hint(make_workspace):
     assert HINT.nl != HINT.en
     assert "1 contactmoment heeft nog geen eigenaar" in result.summary("nl")
     assert "1 touchpoint has no owner yet" in result.summary("en")
+
+
+def test_feedback_without_touchpoints_is_not_every_touchpoint_owned(make_workspace):
+    ws = make_workspace(
+        feedback=[{"customer_id": "a", "ts": T0, "metric": "rating", "score": 2.0}],
+        customers=[{"customer_id": "a", "first_seen": T0}],
+    )
+    result = owners(ws)
+    assert result.summary("en") == "0 owners; there are no touchpoints."
+    assert result.summary("nl") == "0 eigenaars; er zijn geen contactmomenten."

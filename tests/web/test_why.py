@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from cxray.analysis.drivers import drivers
 from cxray.analysis.filters import ReportFilter, apply_filters
+from cxray.i18n import Message
 from cxray.web.views import why
 
 PARTS = ("drivers", "dose_response", "nps_drivers", "themes", "phrases")
@@ -106,8 +107,13 @@ def test_each_part_is_cached_on_its_own(analyst, app, monkeypatch):
 
 
 def test_a_part_that_cannot_run_says_why(analyst, app, monkeypatch):
-    def no_churn(ws):
-        raise ValueError("no churn observed: nothing to explain")
+    def no_churn(ws):  # as drivers() says it on data without churn
+        raise ValueError(
+            Message(
+                "no churn observed: nothing to explain",
+                "geen vertrek waargenomen: niets te verklaren",
+            )
+        )
 
     monkeypatch.setitem(why.PARTS, "drivers", no_churn)
     app.state.host._cache.clear()

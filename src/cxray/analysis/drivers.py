@@ -79,6 +79,7 @@ from cxray.analysis.poisson import (
     diverged_columns,
     fit_poisson,
 )
+from cxray.i18n import Message
 
 CODINGS = ("per_occurrence", "ever")
 CONFIDENCE = 0.95
@@ -123,11 +124,22 @@ def drivers(
     if by is None and candidates is None and int(ws.events.count().execute()) == 0:
         by = default_attributes(ws)
         if not by:
-            raise ValueError("no events and no customer attribute with 2 to 12 levels to compare")
+            raise ValueError(
+                Message(
+                    "no events and no customer attribute with 2 to 12 levels to compare",
+                    "geen interacties en geen klantkenmerk met 2 tot 12 waarden om te vergelijken",
+                )
+            )
     by = list(by or [])
     chosen = [] if by else resolve(ws, candidates)
     if not chosen and not by:
-        raise ValueError("no candidate drivers: no touchpoints or low scores seen often enough")
+        raise ValueError(
+            Message(
+                "no candidate drivers: no touchpoints or low scores seen often enough",
+                "geen kandidaat-oorzaken: geen contactmomenten of lage scores die vaak genoeg "
+                "voorkomen",
+            )
+        )
     cuts = tuple(tenure_cuts(ws) if cuts is None else cuts)
     adjust = [a for a in adjust_for if a not in by]
     names = [c.name for c in chosen] or [NO_CANDIDATE]
@@ -138,7 +150,12 @@ def drivers(
     if not (frame.exposure_days > 0).all():  # a copy of a million-row table only when needed
         frame = frame[frame.exposure_days > 0].reset_index(drop=True)
     if frame.empty or frame.events.sum() == 0:
-        raise ValueError("no churn observed: nothing to explain")
+        raise ValueError(
+            Message(
+                "no churn observed: nothing to explain",
+                "geen vertrek waargenomen: niets te verklaren",
+            )
+        )
     adjust = [a for a in adjust if frame[a].nunique() > 1]  # one group adjusts for nothing
 
     labels: dict[str, dict[str, str]] = {}

@@ -197,7 +197,7 @@ class NpsDriversResult(Result):
                     else f"Te weinig {metric}-antwoorden voor een driveranalyse ({n} klanten)."
                 )
             return (
-                f"No drivers to explain {metric} by ({n} customers): no other touchpoint scores "
+                f"No drivers to explain {metric} with ({n} customers): no other touchpoint scores "
                 f"from at least {MIN_ANSWERS} customers and no bad-experience events before "
                 "their answers."
                 if lang == "en"

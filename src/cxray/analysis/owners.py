@@ -116,14 +116,20 @@ class OwnersResult(Result):
         words = ("touchpoint has", "touchpoints have")
         woorden = ("contactmoment heeft", "contactmomenten hebben")
         unowned = count_of(free, lang, words, woorden)
-        if lang == "nl":
+        if free:
             rest = (
-                f"; {unowned} nog geen eigenaar."
-                if free
-                else "; elk contactmoment heeft een eigenaar."
+                f"; {unowned} nog geen eigenaar." if lang == "nl" else f"; {unowned} no owner yet."
+            )
+        elif self.frame.empty:  # no touchpoint at all (feedback only): nothing to own
+            rest = (
+                "; er zijn geen contactmomenten." if lang == "nl" else "; there are no touchpoints."
             )
         else:
-            rest = f"; {unowned} no owner yet." if free else "; every touchpoint has an owner."
+            rest = (
+                "; elk contactmoment heeft een eigenaar."
+                if lang == "nl"
+                else "; every touchpoint has an owner."
+            )
         return owners + rest
 
 

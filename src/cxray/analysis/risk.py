@@ -66,6 +66,7 @@ from cxray.analysis.risk_reasons import (
     expected_range,
     reasons,
 )
+from cxray.i18n import Message
 from cxray.results import Column, Result, Table, interval, jsonable
 
 CONFIDENCE = 0.95
@@ -120,7 +121,12 @@ class ChurnRiskModel:
         matrix = self._matrix(features)
         y = np.asarray(labels).astype(int)
         if len(np.unique(y)) < 2:
-            raise ValueError("need both churned and retained customers to fit a risk model")
+            raise ValueError(
+                Message(
+                    "need both churned and retained customers to fit a risk model",
+                    "er zijn zowel vertrokken als gebleven klanten nodig voor een risicomodel",
+                )
+            )
         # all-missing columns would be dropped by the imputer: fill them first to keep the layout
         matrix = matrix.fillna({c: 0.0 for c in matrix.columns if matrix[c].isna().all()})
         self.feature_names_ = list(matrix.columns)

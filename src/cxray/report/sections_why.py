@@ -15,7 +15,6 @@ from cxray.report import why_chart
 from cxray.report.collect import Outcome, ReportData
 from cxray.report.sections import Item, Part, Section, Table
 from cxray.report.text import say
-from cxray.report.text_more import REASONS_NL
 
 MAX_DRIVERS = 15  # rows of the drivers' table
 DRIVER_SENTENCES = 5  # the first drivers said in words
@@ -53,11 +52,8 @@ def why_not(outcome: Outcome | None, lang: str) -> str | None:
     if outcome is None:
         return say(lang, "not_enough")
     if outcome.reason is not None:
-        english = text_of(outcome.reason, "en")
-        dutch = text_of(outcome.reason, "nl")
-        if dutch == english:
-            dutch = REASONS_NL.get(english, english)
-        return say(lang, "cannot_compute", reason=(dutch if lang == "nl" else english).rstrip("."))
+        reason = text_of(outcome.reason, lang)
+        return say(lang, "cannot_compute", reason=reason.rstrip("."))
     if outcome.error is not None:
         return say(lang, "not_enough") + " " + say(lang, "failed", error=outcome.error)
     if outcome.result is None:

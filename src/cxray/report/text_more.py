@@ -24,17 +24,3 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_active": "Geen actieve klanten om te beoordelen.",
     },
 }
-
-# What the analyses say when the data cannot answer them (they raise plain English errors).
-REASONS_NL = {
-    "no churn observed: nothing to explain": "geen vertrek waargenomen: niets te verklaren",
-    "no candidate drivers: no touchpoints or low scores seen often enough": (
-        "geen kandidaat-oorzaken: geen contactmomenten of lage scores die vaak genoeg voorkomen"
-    ),
-    "no events and no customer attribute with 2 to 12 levels to compare": (
-        "geen interacties en geen klantkenmerk met 2 tot 12 waarden om te vergelijken"
-    ),
-    "need both churned and retained customers to fit a risk model": (
-        "er zijn zowel vertrokken als gebleven klanten nodig voor een risicomodel"
-    ),
-}

@@ -34,8 +34,12 @@ def month_traces(
                 showlegend=False,
             )
         )
+
+    def shown(value: float) -> str:  # a month too thin for an interval has none
+        return "–" if pd.isna(value) else fmt(value)
+
     hover = [
-        f"{month}<br>{fmt(score)} (95%: {fmt(low)}–{fmt(high)})<br>n = {number(n, lang)}"
+        f"{month}<br>{shown(score)} (95%: {shown(low)}–{shown(high)})<br>n = {number(n, lang)}"
         for month, score, low, high, n in zip(
             months, rows["score"], rows["low"], rows["high"], rows["n"], strict=True
         )

@@ -25,27 +25,13 @@ router = APIRouter(tags=["why"])
 Analyst = Annotated[User, Depends(security.require("analyst"))]
 TITLE = Message("Why customers leave", "Waarom klanten vertrekken")
 PHRASES_TOP = 10
-# What the analyses say when they cannot run, in Dutch too (they raise plain English errors).
-REASONS_NL = {
-    "no churn observed: nothing to explain": "geen vertrek waargenomen: niets te verklaren",
-    "no candidate drivers: no touchpoints or low scores seen often enough": (
-        "geen kandidaat-oorzaken: geen contactmomenten of lage scores die vaak genoeg voorkomen"
-    ),
-    "no events and no customer attribute with 2 to 12 levels to compare": (
-        "geen interacties en geen klantkenmerk met 2 tot 12 waarden om te vergelijken"
-    ),
-}
 
 
 def reason_of(exc: Exception) -> Message:
     """One line, in both languages, saying why a part could not be computed."""
-    english = text_of(exc, "en")
-    dutch = text_of(exc, "nl")
-    if dutch == english:
-        dutch = REASONS_NL.get(english, english)
     return Message(
-        f"Cannot be computed on this data: {english}.",
-        f"Niet te berekenen op deze gegevens: {dutch}.",
+        f"Cannot be computed on this data: {text_of(exc, 'en')}.",
+        f"Niet te berekenen op deze gegevens: {text_of(exc, 'nl')}.",
     )
 
 
