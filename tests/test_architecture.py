@@ -1,6 +1,6 @@
-"""Dependencies point one way: faces (cli, web, report) → workspace → analysis → ingest →
-warehouse, journey, schema (accounts and stored notes sit beside the warehouse). A module that
-imports upward fails here, lazy imports inside functions included.
+"""Dependencies point one way: faces (cli, web, report) → workspace → surveys → actions →
+analysis → ingest → warehouse, journey, schema (accounts and stored notes sit beside the
+warehouse). A module that imports upward fails here, lazy imports inside functions included.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cxray"
 FACES = ("cxray.report", "cxray.cli", "cxray.web")
 FORBIDDEN = {
     "ingest": ("cxray.workspace", "cxray.analysis", *FACES),
-    "analysis": ("cxray.workspace", *FACES),
+    "analysis": ("cxray.workspace", "cxray.actions", "cxray.surveys", *FACES),
+    # surveys send their invitations through the actions' outbox; actions never need surveys
+    "actions": ("cxray.workspace", "cxray.surveys", *FACES),
+    "surveys": ("cxray.workspace", *FACES),
     "warehouse": ("cxray.workspace", "cxray.analysis", "cxray.ingest", *FACES),
     "workspace.py": FACES,
     "journey.py": ("cxray.workspace", "cxray.analysis", "cxray.ingest", *FACES),

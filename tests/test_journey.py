@@ -80,7 +80,7 @@ def test_design_example_keys_are_read():
         ({"bad_experience": {"nps_at_most": "6"}}, "must be a number"),
         ({"bad_experience": {"rating_at_most": 9}}, "outside the rating scale"),
         ({"warehouse": {"URL": "x"}}, r"\[warehouse\] unknown key"),
-        ({"surveys": {"x": 1}}, r"\[surveys\] unknown section"),
+        ({"survey": {"x": 1}}, r"\[survey\] unknown section"),
     ],
 )
 def test_invalid_journeys_name_the_key(patch, message):
@@ -282,3 +282,19 @@ def test_a_utf8_file_with_a_bom_is_read_and_utf16_is_refused(tmp_path):
     path.write_bytes(BASE.encode("utf-16"))
     with pytest.raises(JourneyError, match="saved as UTF-16; save it as UTF-8"):
         journey.load(path)
+
+
+def test_the_acting_layers_tables_are_kept_as_written():
+    data = {
+        "journey": {"phases": ["a"]},
+        "surveys": {"after_a": {"touchpoint": "x", "metric": "nps"}},
+        "mail": {"host": "127.0.0.1"},
+    }
+    loaded = journey.from_dict(data)
+    assert loaded.settings == {
+        "mail": {"host": "127.0.0.1"},
+        "surveys": {"after_a": {"touchpoint": "x", "metric": "nps"}},
+    }
+    assert journey.from_dict({"journey": {"phases": ["a"]}}).settings == {}
+    with pytest.raises(JourneyError, match=r"\[surveys\] must be a table"):
+        journey.from_dict({"journey": {"phases": ["a"]}, "surveys": 3})

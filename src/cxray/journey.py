@@ -131,6 +131,9 @@ class Journey:
     bad_experience: BadExperienceRule = field(default_factory=BadExperienceRule)
     scales: dict[str, Scale] = field(default_factory=lambda: dict(DEFAULT_SCALES))
     warehouse_url: str | None = None
+    # the tables the listening and acting layers read ([surveys], [mail], [followups], ...),
+    # kept as written: cxray.surveys and cxray.actions check them and name the key at fault
+    settings: dict[str, dict] = field(default_factory=dict)
 
     # -- questions the rest of cxray asks of a journey ------------------------------------
     def phase_of(self, touchpoint: str) -> str:
@@ -404,6 +407,10 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
     bad_rule = BadExperienceRule(thresholds)
     warehouse = data.get("warehouse", {})
     _refuse_unknown(warehouse, {"url"}, "warehouse", fail)
+    settings = {}
+    for key in sorted(ACTION_SECTIONS & set(data)):
+        _require_table(data[key], key, fail)
+        settings[key] = data[key]
 
     return Journey(
         name=name,
@@ -413,6 +420,7 @@ def from_dict(data: dict, source: str = "cxray.toml") -> Journey:
         bad_experience=bad_rule,
         scales=scales,
         warehouse_url=_text(warehouse, "url", "warehouse", fail),
+        settings=settings,
     )
 
 
@@ -451,7 +459,9 @@ def _flag(table: dict, key: str, where: str, fail, *, default: bool) -> bool:
     return value
 
 
+ACTION_SECTIONS = {"surveys", "mail", "followups", "advocacy", "playbooks", "digest"}
 SECTIONS = {"journey", "touchpoints", "churn", "bad_experience", "scales", "warehouse"}
+SECTIONS |= ACTION_SECTIONS
 
 
 def _require_table(table: object, where: str, fail) -> None:
