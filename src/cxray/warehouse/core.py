@@ -269,12 +269,37 @@ class Warehouse:
         else:
             con.execute("COMMIT")
 
+    def cursor(self) -> Warehouse:
+        """A second connection to the same DuckDB database, for another thread: queries on it
+        run beside this one's (closing this warehouse does not close it)."""
+        return Warehouse(
+            None,
+            self.url,
+            self.temp_dir,
+            self.read_only,
+            connection=_with_session_settings(self.con.cursor()),
+        )
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             if self._backend is not None:
                 self._backend.disconnect()
             elif self._connection is not None:
                 self._connection.close()
+
+
+def _with_session_settings(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """What every connection (and every cursor: they do not inherit it) is set to."""
+    # What Ibis sets on a connection it makes, set here so that plain SQL reads the same as Ibis
+    # does: UTC (after connecting, as a connect-time option it would need ICU before it loads)
+    # and no Python variables read as tables.
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET python_enable_replacements = false")
+    # Progress is shown by cxray's own bar (from query_progress, which DuckDB tracks only with
+    # its progress bar on), not printed by DuckDB.
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    return con
 
 
 def literal(value: str | float | dt.datetime | None) -> str:
@@ -356,16 +381,7 @@ def connect(
                     "preserve_insertion_order": True,
                 },
             )
-            # What Ibis sets on a connection it makes, set here so that plain SQL reads the
-            # same as Ibis does: UTC (after connecting, as a connect-time option it would need
-            # ICU before it loads) and no Python variables read as tables.
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET python_enable_replacements = false")
-            # Progress is shown by cxray's own bar (from query_progress, which DuckDB tracks only
-            # with its progress bar on), not printed by DuckDB.
-            con.execute("SET enable_progress_bar = true")
-            con.execute("SET enable_progress_bar_print = false")
-            return con
+            return _with_session_settings(con)
 
         try:
             connection = _waiting_for_lock(
