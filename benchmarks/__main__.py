@@ -18,6 +18,7 @@ SUITES = [
     "bench_xes",
     "bench_startup",
     "bench_web",
+    "bench_survey",
 ]
 
 

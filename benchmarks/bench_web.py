@@ -191,22 +191,24 @@ def wait_until_warm(server: Server) -> dict[str, Any]:
 
 
 # -- the load -----------------------------------------------------------------------------------
-def page_paths(sample: dict[str, str]) -> list[tuple[str, str, bool]]:
-    """(name, path, warmed) of every page to request; both forms are asked for each."""
+def page_paths(sample: dict[str, Any]) -> list[tuple[str, list[str], bool]]:
+    """(name, paths, warmed) of every page to request; both forms are asked for each. A page
+    with several paths (a customer, a search) asks for another one each time, as service agents
+    do, so that no answer is asked for twice."""
     quote = urllib.parse.quote
     pages = [
-        ("overview", "/", True),
-        ("canvas", "/canvas", True),
-        ("touchpoints", "/touchpoints", True),
-        ("touchpoint", "/touchpoints/" + quote(sample["touchpoint"], safe=""), True),
-        ("flows", "/flows", True),
-        ("why", "/why", True),
-        ("at-risk", "/customers/at-risk", True),
-        ("onboarding", "/customers/onboarding", True),
-        ("owners", "/owners", True),
-        ("owner", "/owners/" + quote(sample["owner"], safe=""), True),
-        ("customer search", "/customers?q=" + quote(sample["query"]), False),
-        ("customer", "/customers/" + quote(sample["customer"], safe=""), False),
+        ("overview", ["/"], True),
+        ("canvas", ["/canvas"], True),
+        ("touchpoints", ["/touchpoints"], True),
+        ("touchpoint", ["/touchpoints/" + quote(sample["touchpoint"], safe="")], True),
+        ("flows", ["/flows"], True),
+        ("why", ["/why"], True),
+        ("at-risk", ["/customers/at-risk"], True),
+        ("onboarding", ["/customers/onboarding"], True),
+        ("owners", ["/owners"], True),
+        ("owner", ["/owners/" + quote(sample["owner"], safe="")], True),
+        ("customer search", ["/customers?q=" + quote(q) for q in sample["queries"]], False),
+        ("customer", ["/customers/" + quote(c, safe="") for c in sample["customers"]], False),
     ]
     return pages
 
@@ -257,19 +259,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def sample_names(path: Path) -> dict[str, str]:
+def sample_names(path: Path, count: int = 2 * REQUESTS) -> dict[str, Any]:
+    """A touchpoint and an owner to open, and customers to open and search for: different ones
+    each time, spread over the whole table."""
     import cxray
     from cxray.analysis.owners import known_owners
 
     with cxray.open(path, read_only=True) as ws:
         touchpoint = next(iter(ws.journey.touchpoints))
         owners = list(known_owners(ws))
-        customer = ws.customers.select("customer_id").limit(1).execute()["customer_id"][0]
+        customers = [
+            str(row[0])
+            for row in ws.warehouse.query(
+                f"SELECT customer_id FROM customers USING SAMPLE {int(count)} ROWS (reservoir, 7)"
+            )
+        ]
     return {
         "touchpoint": touchpoint,
         "owner": owners[0] if owners else "-",
-        "customer": str(customer),
-        "query": str(customer)[:-2],
+        "customers": customers,
+        # part of an id, as typed: each matches a handful of customers
+        "queries": [customer[:-1] for customer in customers],
     }
 
 
@@ -289,9 +299,12 @@ def main() -> None:
         pages = page_paths(sample)
         jobs = [
             (f"{name}|{form}", target)
-            for name, page_path, _ in pages
-            for form, target in (("html", page_path), ("json", json_twin(page_path)))
-            for _ in range(REQUESTS)
+            for name, paths, _ in pages
+            for i in range(REQUESTS)
+            for form, target in (
+                ("html", paths[(2 * i) % len(paths)]),
+                ("json", json_twin(paths[(2 * i + 1) % len(paths)])),
+            )
         ]
         # interleaved, as people browse: not every user on the same page at once
         jobs = [job for i in range(REQUESTS) for job in jobs[i::REQUESTS]]

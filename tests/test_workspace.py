@@ -23,7 +23,9 @@ from tests.warehouse.test_core import held
 
 runner = CliRunner()
 postgres_url = test_postgres.postgres_url  # the fixture: a fresh database on the test server
-WRITERS = {"init", "import", "demo", "serve", "user"}  # serve and user keep accounts and notes
+# serve and user keep accounts and notes; survey, mail and followups are groups of commands
+# that store invitations, mail states and follow-ups
+WRITERS = {"init", "import", "demo", "serve", "user", "survey", "mail", "followups"}
 QUESTIONS = sorted(set(typer.main.get_command(app).commands) - WRITERS)
 
 

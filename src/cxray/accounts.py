@@ -46,6 +46,21 @@ def _hasher():
     return PasswordHasher()
 
 
+# How many times this process changed a user: a process that keeps users in memory (the web app's
+# sign-in) reads them again after a change (another process's changes reach it when it opens the
+# warehouse again, as it does after lending it to a command).
+_changes = 0
+
+
+def changes() -> int:
+    return _changes
+
+
+def _changed() -> None:
+    global _changes
+    _changes += 1
+
+
 def ensure_table(warehouse: Any) -> None:
     warehouse.sql(
         f"CREATE TABLE IF NOT EXISTS {USERS_TABLE} ("
@@ -106,6 +121,7 @@ def add_user(warehouse: Any, name: str, password: str, role: str) -> User:
         f"INSERT INTO {USERS_TABLE} VALUES (?, ?, ?, ?)",
         [name, _hasher().hash(password), role, now],
     )
+    _changed()
     return User(name, role, now)
 
 
@@ -144,6 +160,7 @@ def set_role(warehouse: Any, name: str, role: str) -> User:
     if user.role == "admin" and role != "admin":
         _keep_an_admin(warehouse, name)
     warehouse.sql(f"UPDATE {USERS_TABLE} SET role = ? WHERE name = ?", [role, name])
+    _changed()
     return User(name, role, user.created_at)
 
 
@@ -154,6 +171,7 @@ def set_password(warehouse: Any, name: str, password: str) -> None:
         f"UPDATE {USERS_TABLE} SET password_hash = ? WHERE name = ?",
         [_hasher().hash(password), name],
     )
+    _changed()
 
 
 def remove_user(warehouse: Any, name: str) -> None:
@@ -161,6 +179,7 @@ def remove_user(warehouse: Any, name: str) -> None:
     if user.role == "admin":
         _keep_an_admin(warehouse, name)
     warehouse.sql(f"DELETE FROM {USERS_TABLE} WHERE name = ?", [name])
+    _changed()
 
 
 def _keep_an_admin(warehouse: Any, leaving: str) -> None:

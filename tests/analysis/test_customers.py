@@ -6,19 +6,20 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxray import customer_notes
 from cxray.analysis.customer_lists import at_risk_list, onboarding_list, risk_of
 from cxray.analysis.customers import (
     CustomerError,
     CustomerNotFound,
-    customer_timeline,
-    describe,
     find_customers,
     known_customer,
 )
 from cxray.analysis.onboarding import OnboardingResult
 from cxray.analysis.risk import RiskResult
+from cxray.analysis.timeline import customer_timeline, describe
 
 JOURNEY = {
     "touchpoints": {
@@ -173,3 +174,26 @@ def test_lists_select_from_the_results():
     tracker = OnboardingResult(new, pd.DataFrame())
     assert onboarding_list(tracker, late_only=True).matching == 2
     assert len(onboarding_list(tracker, top=1).frame) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    probabilities=st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.75, 0.9]), min_size=1, max_size=40),
+    top=st.integers(1, 45),
+)
+def test_the_at_risk_list_is_the_top_of_the_whole_list_sorted(probabilities, top):
+    ids = [f"c{i:02d}" for i in range(len(probabilities))][::-1]  # ties broken by id
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "probability": probabilities,
+            "band": ["high"] * len(ids),
+            "reasons": ["r"] * len(ids),
+            "reasons_nl": ["r"] * len(ids),
+            "reason_keys": [""] * len(ids),
+        }
+    )
+    expected = frame.sort_values(["probability", "customer_id"], ascending=[False, True])
+    chosen = at_risk_list(RiskResult(frame, base_rate=0.1), top=top).frame
+    assert list(chosen["customer_id"]) == list(expected["customer_id"].head(top))
+    assert risk_of(RiskResult(frame, base_rate=0.1), ids[-1])["customer_id"] == ids[-1]

@@ -116,6 +116,9 @@ def commands(ws: Path, tmp: Path) -> dict[str, list[object]]:
         "dose-response": [ws],
         "drivers": [ws],
         "user": ["list", ws],
+        "survey": ["list", ws],
+        "mail": ["status", ws],
+        "followups": ["list", ws],
     }
 
 

@@ -80,3 +80,11 @@ def test_the_navigation_keeps_the_filters_and_nothing_else(analyst):
     hrefs = re.findall(r'href="([^"]+)"', links)
     assert "/touchpoints?segment=consumer" in hrefs
     assert not any("top=" in h or "q=" in h or "lang=" in h for h in hrefs), hrefs
+
+
+def test_the_filter_bar_names_phases_in_the_readers_language(analyst):
+    dutch = analyst.get("/", params={"lang": "nl"}).text
+    assert '<option value="awareness">bewustwording</option>' in dutch
+    english = analyst.get("/", params={"lang": "en"}).text
+    assert '<option value="awareness">awareness</option>' in english
+    analyst.cookies.delete("cxray_lang")

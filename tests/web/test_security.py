@@ -4,6 +4,8 @@ logins are throttled, the one-time setup link works once, the app binds to loopb
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
@@ -176,3 +178,38 @@ def test_an_unknown_page_is_a_404_page(analyst):
     answer = analyst.get("/no-such-page")
     assert answer.status_code == 404 and "no such page" in answer.text
     assert analyst.get("/no-such-page.json").json()["detail"]
+
+
+def test_a_changed_or_removed_user_is_read_again(app, client_as):
+    """Sign-in keeps users in memory; a change here, or by another process, is seen at once."""
+    admin = client_as("admin")
+    with app.state.host.workspace() as ws:
+        accounts.add_user(ws.warehouse, "temp", "temp-password-1", "analyst")
+    temp = sign_in_as(app, "temp", "temp-password-1")
+    assert temp.get("/index.json").status_code == 200
+    form = admin.get("/users")
+    changed = admin.post(
+        "/users",
+        data={"action": "role", "name": "temp", "role": "agent", "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert temp.get("/index.json").status_code == 403  # an agent now
+    # another process (a command) removes the user while the app holds the warehouse
+    app.state.host.release(0)
+    script = (
+        "import cxray; from cxray import accounts; "
+        f"ws = cxray.open({str(app.state.host.path)!r}); "
+        "accounts.remove_user(ws.warehouse, 'temp'); ws.close()"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert temp.get("/customers.json").status_code == 401
+
+
+def sign_in_as(app, name: str, password: str) -> TestClient:
+    client = TestClient(app)
+    form = client.get("/login")
+    client.post(
+        "/login", data={"name": name, "password": password, "csrf_token": csrf_of(form.text)}
+    )
+    return client

@@ -51,11 +51,15 @@ def at_risk_list(result: Any, top: int = 50, band: str | None = None) -> Custome
         if band not in ("high", "medium", "low"):
             raise _refuse("band is one of: high, medium, low", "band is een van: high, medium, low")
         frame = frame[frame["band"] == band]
+    matching = len(frame)
+    if len(frame) > top:  # sort only the top and its ties, not every active customer
+        cutoff = frame["probability"].nlargest(top).iloc[-1]
+        frame = frame[frame["probability"] >= cutoff]
     frame = frame.sort_values(
         ["probability", "customer_id"], ascending=[False, True], kind="stable"
     )
     return CustomerList(
-        result, frame.head(top), len(result.frame), len(frame), {"top": top, "band": band}
+        result, frame.head(top), len(result.frame), matching, {"top": top, "band": band}
     )
 
 
@@ -72,8 +76,13 @@ def onboarding_list(result: Any, top: int = 100, late_only: bool = False) -> Cus
 
 def risk_of(result: Any, customer_id: str) -> dict[str, Any] | None:
     """The customer's row of a RiskResult (probability, band, reasons), None when not scored."""
-    rows = result.frame[result.frame["customer_id"].astype(str) == str(customer_id)]
-    return frame_records(rows)[0] if len(rows) else None
+    positions = result.__dict__.get("_positions")
+    if positions is None:  # made once per result: a timeline page asks for one customer
+        ids = result.frame["customer_id"].astype(str)
+        positions = {customer: row for row, customer in enumerate(ids)}
+        result.__dict__["_positions"] = positions
+    row = positions.get(str(customer_id))
+    return frame_records(result.frame.iloc[[row]])[0] if row is not None else None
 
 
 __all__ = ["CustomerList", "at_risk_list", "onboarding_list", "risk_of"]

@@ -38,6 +38,9 @@ def serve(
         str, typer.Option(help="Address to listen on; 0.0.0.0 opens it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_send: Annotated[
+        bool, typer.Option("--no-send", help="Run the background jobs but send no mail.")
+    ] = False,
     lang: LangOption = Lang.en,
 ) -> None:
     """The web app over a workspace: overview, journey canvas, touchpoints, customers.
@@ -87,7 +90,14 @@ def serve(
     url = f"http://{shown}:{port}"
     setup_token = None if users else secrets.token_urlsafe(32)
     secret = holder.new_secret()
-    web = create_app(path, holder_secret=secret, setup_token=setup_token, warm=True)
+    web = create_app(
+        path,
+        holder_secret=secret,
+        setup_token=setup_token,
+        warm=True,
+        schedule=True,
+        send_mail=not no_send,
+    )
     web.state.warmer.report = _warm_report(lang)
     holder.write_server_file(path, url, secret)
     # uvicorn ends the process with the signal that stopped it, after the app's shutdown

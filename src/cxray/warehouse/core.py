@@ -67,6 +67,10 @@ class Warehouse:
         self.temp_dir = temp_dir
         self.read_only = read_only
         self._stored: dict[str, list[str]] | None = None  # columns per table, when read-only
+        # the canonical tables' Ibis expressions, on a cursor (whose tables' columns change only
+        # when the warehouse is opened again: every cursor is closed then)
+        self._tables: dict[str, ir.Table] | None = None
+        self._canonical: dict[str, list[str]] | None = None
 
     @property
     def backend(self) -> ibis.BaseBackend:
@@ -134,6 +138,10 @@ class Warehouse:
 
         spec = schema.TABLES.get(name)
         expected = spec.schema if spec else schema.IMPORTS if name == IMPORT_LOG else None
+        if self._tables is not None and expected is not None:
+            if name not in self._tables:
+                self._tables[name] = self.backend.table(name)
+            return self._tables[name]
         if expected is None or not self.read_only:
             return self.backend.table(name)
         if name not in self.backend.list_tables():
@@ -177,7 +185,16 @@ class Warehouse:
         Unlike :meth:`table`, this is what is stored: a workspace made by an earlier version
         may lack newer columns.
         """
-        return list(self._stored_columns().get(name, []))
+        return list(self._present(name) or [])
+
+    def _present(self, name: str) -> list[str] | None:
+        """The stored columns of ``name`` (None: no such table)."""
+        if self._tables is not None and name in (*TABLE_NAMES, IMPORT_LOG):
+            # a cursor: the canonical tables change only when the warehouse opens again
+            if self._canonical is None:
+                self._canonical = self._stored_columns()
+            return self._canonical.get(name)
+        return self._stored_columns().get(name)
 
     def _stored_columns(self) -> dict[str, list[str]]:
         if self._stored is not None:
@@ -205,7 +222,7 @@ class Warehouse:
         For plain-SQL fast paths. As with :meth:`table`, a workspace made by an earlier version
         and opened read-only may lack newer columns or tables: they read as empty (null).
         """
-        present = self._stored_columns().get(name)
+        present = self._present(name)
         if present is not None and all(column in present for column in columns):
             return f'"{name}"'
         items = ", ".join(
@@ -272,13 +289,16 @@ class Warehouse:
     def cursor(self) -> Warehouse:
         """A second connection to the same DuckDB database, for another thread: queries on it
         run beside this one's (closing this warehouse does not close it)."""
-        return Warehouse(
+        cursor = Warehouse(
             None,
             self.url,
             self.temp_dir,
             self.read_only,
             connection=_with_session_settings(self.con.cursor()),
         )
+        if not self.read_only:  # read-only opens may lack newer columns: table() mends those
+            cursor._tables = {}
+        return cursor
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

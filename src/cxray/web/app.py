@@ -25,6 +25,7 @@ import cxray
 from cxray import accounts
 from cxray.analysis.filters import FilterError
 from cxray.i18n import Message, message_of, number, text_of
+from cxray.labels import channel_label, phase_label
 from cxray.warehouse import holder
 from cxray.web import security
 from cxray.web.host import WorkspaceBusy, WorkspaceHost
@@ -42,6 +43,8 @@ def create_app(
     holder_secret: str | None = None,
     setup_token: str | None = None,
     warm: bool = False,
+    schedule: bool = False,
+    send_mail: bool = True,
 ) -> FastAPI:
     """The app for the workspace at ``path``.
 
@@ -49,7 +52,9 @@ def create_app(
     users (``cxray serve`` prints that link); ``holder_secret`` is what a command sends to ask
     the app to let go of the warehouse. ``warm`` computes every page's default view once the
     app has started and again after each import (:mod:`cxray.web.warm`), so that nobody waits
-    for the analyses; ``app.state.warmer.report`` hears of each page warmed.
+    for the analyses; ``app.state.warmer.report`` hears of each page warmed. ``schedule`` runs
+    the background jobs (:mod:`cxray.web.scheduler`: sending due mail unless ``send_mail`` is
+    false, and the jobs other modules register).
     """
     path = Path(path)
     cxray.open(path, lock_wait=0.5).close()  # a clear error now rather than on the first page
@@ -70,6 +75,7 @@ def create_app(
     app.state.holder_secret = holder_secret or holder.new_secret()
     app.state.setup_token = setup_token
     app.state.throttle = security.LoginThrottle()
+    app.state.signed_in_users = {}  # name: ((opened, changes), user), see security.signed_in
     app.state.templates = _templates(path)
     app.add_middleware(
         SessionMiddleware,
@@ -88,6 +94,7 @@ def create_app(
     _add_api_docs(app)
     _add_error_pages(app)
     _add_warm_up(app, start=warm)
+    _add_scheduler(app, start=schedule, send_mail=send_mail)
     app.router.on_shutdown.append(app.state.host.close)
     return app
 
@@ -110,12 +117,32 @@ def _add_warm_up(app: FastAPI, start: bool) -> None:
     app.router.on_shutdown.append(warmer.stop)  # before the host closes the warehouse
 
 
+def _add_scheduler(app: FastAPI, start: bool, send_mail: bool) -> None:
+    from cxray.web.scheduler import Scheduler
+
+    scheduler = Scheduler(app.state.host, send_mail=send_mail)
+    app.state.scheduler = scheduler
+    if start:
+        app.router.on_startup.append(scheduler.start)
+    app.router.on_shutdown.append(scheduler.stop)  # before the host closes the warehouse
+
+
 def _add_views(app: FastAPI) -> None:
     from cxray.web.views import login, overview, users
 
     for module in (login, overview, users):
         app.include_router(module.router)
-    for name in ("canvas", "touchpoints", "flows", "why", "customers", "owners"):
+    for name in (
+        "canvas",
+        "touchpoints",
+        "flows",
+        "why",
+        "customers",
+        "owners",
+        "survey",
+        "followups",
+        "outbox",
+    ):
         try:
             module = __import__(f"cxray.web.views.{name}", fromlist=["router"])
         except ModuleNotFoundError:
@@ -169,6 +196,14 @@ def _templates(workspace: Path) -> Jinja2Templates:
         nav_url=_page.nav_url,
         result_table=_result_table,
         csrf_field=security.CSRF_FIELD,
+        # a filter's choices as the reader says them (the value sent stays the data's own)
+        choice_label=lambda key, value, lang: (
+            phase_label(value, lang)
+            if key == "phase"
+            else channel_label(value, lang)
+            if key == "channel"
+            else value
+        ),
     )
     env.filters["tojson_safe"] = _tojson
     return templates

@@ -33,7 +33,7 @@ REQUEST_LOCK_WAIT = 2.0
 # Answers kept per state of the data (each filter combination is one); the oldest go first.
 # The default views' answers (about twenty, kept by the warm-up: :mod:`cxray.web.warm`) are
 # pinned and not counted: browsing filters never pushes a default page out.
-CACHE_ENTRIES = 128
+CACHE_ENTRIES = 512
 # How often the state of the data is read again (an import always starts a new state: the app
 # lends the warehouse for it and opens it afresh), and how often the count of feedback rows is.
 STATE_CHECK = 1.0

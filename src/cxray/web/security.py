@@ -83,8 +83,16 @@ def signed_in(request: Request) -> User | None:
     from cxray import accounts
 
     host = request.app.state.host
+    known = request.app.state.signed_in_users
     with host.workspace() as ws:
-        user = accounts.get_user(ws.warehouse, name)
+        # every request asks: read the user once per opening of the warehouse and change
+        version = (host.opened, accounts.changes())
+        found = known.get(name)
+        if found is not None and found[0] == version:
+            user = found[1]
+        else:
+            user = accounts.get_user(ws.warehouse, name)
+            known[name] = (version, user)
     if user is None:
         request.session.pop("user", None)
     return user

@@ -4,6 +4,7 @@ answers a page as HTML or as its JSON twin (``?format=json`` or the path with ``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import urllib.parse
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from markupsafe import escape
 
 from cxray.analysis.filters import FilterError, ReportFilter
 from cxray.i18n import LANGS, Message, text_of
@@ -28,8 +30,10 @@ NAV = (
     ("/flows", "Flows", "Stromen", "analyst"),
     ("/why", "Why", "Waarom", "analyst"),
     ("/customers", "Customers", "Klanten", "agent"),
+    ("/follow-ups", "Follow-ups", "Opvolging", "agent"),
     ("/owners", "Owners", "Eigenaars", "analyst"),
     ("/users", "Users", "Gebruikers", "admin"),
+    ("/outbox", "Outbox", "Postvak uit", "admin"),
 )
 
 
@@ -130,27 +134,58 @@ def page(
     title: Message,
     status: int = 200,
     context: dict[str, Any] | None = None,
+    cache: Any = None,
 ) -> Response:
-    """The page as HTML, or ``data`` as JSON for its twin (same numbers, no markup)."""
+    """The page as HTML, or ``data`` as JSON for its twin (same numbers, no markup).
+
+    ``cache`` (anything hashable that, with the URL, the language and the reader's role, settles
+    what the page shows) keeps the answer's body for this state of the data: a page made from
+    cached analyses is then sent without being rendered again. The reader's own parts (their name,
+    their session's form token) are put in on the way out."""
     lang = lang_of(request)
-    if wants_json(request):
-        response: Response = JSONResponse(clean(data), status_code=status)
+    as_json = wants_json(request)
+    user = getattr(request.state, "user", None)
+
+    def render(user: Any, csrf: str) -> tuple[bytes, str]:
+        if as_json:
+            answer: Response = JSONResponse(clean(data), status_code=status)
+        else:
+            values = {
+                "request": request,
+                "data": data,
+                "title": text_of(title, lang),
+                "lang": lang,
+                "json_url": url_with(request, format="json"),
+                "user": user,
+                "csrf": csrf,
+                **(context or {}),
+            }
+            answer = request.app.state.templates.TemplateResponse(
+                request, template, values, status_code=status
+            )
+        return bytes(answer.body), answer.media_type or "text/html"
+
+    if cache is None or status != 200:
+        body, media_type = render(user, csrf_token(request))
     else:
-        templates = request.app.state.templates
-        values = {
-            "request": request,
-            "data": data,
-            "title": text_of(title, lang),
-            "lang": lang,
-            "json_url": url_with(request, format="json"),
-            "user": getattr(request.state, "user", None),
-            "csrf": csrf_token(request),
-            **(context or {}),
-        }
-        response = templates.TemplateResponse(request, template, values, status_code=status)
+        role = getattr(user, "role", None)
+        key = ("page", cache, request.url.path, request.url.query, lang, as_json, role)
+        stand_in = dataclasses.replace(user, name=_USER_MARK) if user is not None else None
+        body, media_type = request.app.state.host.drawn(key, lambda: render(stand_in, _CSRF_MARK))
+        if user is not None and not as_json:
+            body = body.replace(_CSRF_MARK.encode(), csrf_token(request).encode())
+            body = body.replace(_USER_MARK.encode(), str(escape(user.name)).encode())
+    response = Response(body, status_code=status, media_type=media_type)
+    if not as_json:
         response.headers["Link"] = (
             f'<{url_with(request, format="json")}>; rel="alternate"; type="application/json"'
         )
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+# What a kept page holds in place of the reader's own parts (letters and digits only, so that no
+# escaping in HTML, attributes or scripts changes them)
+_CSRF_MARK = "cxrayFormToken4Jq7Zr2Lw9"
+_USER_MARK = "cxrayReaderName8Tp3Vx6Kd1"

@@ -66,8 +66,10 @@ def _render(request: Request, exporting: bool = False) -> Response:
         "notes": [note.to_dict() for note in notes.values()],
         "filters": filter_values(request),
     }
+    # the notes change without an import: each saved note makes a new page to keep
+    kept = ("canvas", exporting, tuple((key, note.updated_at) for key, note in notes.items()))
     if wants_json(request):
-        return page(request, "canvas.html", data, title=TITLE)
+        return page(request, "canvas.html", data, title=TITLE, cache=kept)
     from cxray.web.views.overview import choices
 
     lang = lang_of(request)
@@ -94,6 +96,7 @@ def _render(request: Request, exporting: bool = False) -> Response:
             "here": here,
             "export_query": ("?" + query) if query else "",
         },
+        cache=kept,
     )
 
 

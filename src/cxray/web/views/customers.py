@@ -16,20 +16,22 @@ from fastapi.responses import RedirectResponse, Response
 
 from cxray import customer_notes
 from cxray.accounts import User
+from cxray.actions.followups import describe_item as describe_followup
+from cxray.actions.followups import timeline_items as followup_items
 from cxray.analysis.customer_lists import at_risk_list, onboarding_list, risk_of
 from cxray.analysis.customers import (
     KINDS,
     CustomerError,
     CustomerNotFound,
-    customer_timeline,
-    describe,
     find_customers,
     known_customer,
 )
+from cxray.analysis.lifetimes import data_end
+from cxray.analysis.timeline import customer_timeline, describe
 from cxray.i18n import Message, message_of, text_of
 from cxray.labels import channel_label, phase_label
 from cxray.web import security
-from cxray.web.views._page import both, lang_of, page, wants_json
+from cxray.web.views._page import both, clean, lang_of, page, wants_json
 
 router = APIRouter(tags=["customers"])
 Agent = Annotated[User, Depends(security.require("agent"))]
@@ -119,24 +121,35 @@ def customers_page(request: Request, user: Agent) -> Response:
     query = request.query_params.get("q", "")
     try:
         limit = _int(request, "limit", 50)
-        with request.app.state.host.workspace() as ws:
-            result = find_customers(ws, query, limit=limit)
+        # the same search again (a page reloaded, a link shared) is answered from memory
+        result, data = request.app.state.host.cached(
+            ("search", query.strip(), limit),
+            lambda ws: _selected(find_customers(ws, query, limit=limit)),
+        )
     except CustomerError as exc:
         data = {"query": query, "detail": message_of(exc), "rows": []}
         return page(request, "customers.html", data, title=SEARCH_TITLE, status=400,
                     context={"result": None, **HELPERS})  # fmt: skip
-    return page(request, "customers.html", result.to_dict(), title=SEARCH_TITLE,
-                context={"result": result, **HELPERS})  # fmt: skip
+    return page(request, "customers.html", data, title=SEARCH_TITLE,
+                context={"result": result, **HELPERS}, cache="search")  # fmt: skip
 
 
 # -- lists (registered before the customer's own page, which would take their paths) ----------
-def _at_risk(request: Request) -> Any:
+def _selected(selection: Any) -> tuple[Any, dict[str, Any]]:
+    return selection, selection.to_dict()
+
+
+def _at_risk(request: Request) -> tuple[Any, dict[str, Any]]:
+    """The at-risk list the URL asks for and its data, kept for this state of the data."""
     band = request.query_params.get("band") or None
     result = _risk(request)
     if result is None:
-        return None
+        return None, {"rows": [], "failed": True}
     try:
-        return at_risk_list(result, top=_int(request, "top", 50), band=band)
+        top = _int(request, "top", 50)
+        return request.app.state.host.drawn(
+            ("at-risk", top, band), lambda: _selected(at_risk_list(result, top=top, band=band))
+        )
     except CustomerError as exc:
         raise _refused(request, exc) from None
 
@@ -146,16 +159,16 @@ def at_risk_page(request: Request, user: Agent) -> Response:
     """The riskiest active customers, each with the reasons for their risk."""
     if wants_json(request):
         _exports(request, user)
-    selection = _at_risk(request)
-    data = selection.to_dict() if selection is not None else {"rows": [], "failed": True}
+    selection, data = _at_risk(request)
     return page(request, "at_risk.html", data, title=AT_RISK_TITLE,
-                context={"result": selection, "hide_json": not user.may("analyst"), **HELPERS})  # fmt: skip
+                context={"result": selection, "hide_json": not user.may("analyst"), **HELPERS},
+                cache="at-risk")  # fmt: skip
 
 
 @router.get("/customers/at-risk.csv", include_in_schema=False)
 def at_risk_csv(request: Request, user: Agent) -> Response:
     _exports(request, user)
-    selection = _at_risk(request)
+    selection, _ = _at_risk(request)
     if selection is None:
         raise HTTPException(404)
     return _csv(selection, lang_of(request), "at-risk")
@@ -163,10 +176,12 @@ def at_risk_csv(request: Request, user: Agent) -> Response:
 
 def _onboarding_selection(request: Request) -> Any:
     try:
-        return onboarding_list(
-            _onboarding(request),
-            top=_int(request, "top", 100),
-            late_only=request.query_params.get("late") in ("1", "true", "yes"),
+        top = _int(request, "top", 100)
+        late = request.query_params.get("late") in ("1", "true", "yes")
+        result = _onboarding(request)
+        return request.app.state.host.drawn(
+            ("onboarding", top, late),
+            lambda: _selected(onboarding_list(result, top=top, late_only=late)),
         )
     except CustomerError as exc:
         raise _refused(request, exc) from None
@@ -177,15 +192,16 @@ def onboarding_page(request: Request, user: Agent) -> Response:
     """Customers in their first 100 days: their phase and who is late for the next one."""
     if wants_json(request):
         _exports(request, user)
-    selection = _onboarding_selection(request)
-    return page(request, "onboarding.html", selection.to_dict(), title=ONBOARDING_TITLE,
-                context={"result": selection, "hide_json": not user.may("analyst"), **HELPERS})  # fmt: skip
+    selection, data = _onboarding_selection(request)
+    return page(request, "onboarding.html", data, title=ONBOARDING_TITLE,
+                context={"result": selection, "hide_json": not user.may("analyst"), **HELPERS},
+                cache="onboarding")  # fmt: skip
 
 
 @router.get("/customers/onboarding.csv", include_in_schema=False)
 def onboarding_csv(request: Request, user: Agent) -> Response:
     _exports(request, user)
-    return _csv(_onboarding_selection(request), lang_of(request), "onboarding")
+    return _csv(_onboarding_selection(request)[0], lang_of(request), "onboarding")
 
 
 # -- one customer -----------------------------------------------------------------------------
@@ -201,8 +217,14 @@ def _customer_page(
         limit = _int(request, "limit", PAGE_SIZE)
         offset = _int(request, "offset", 0)
         order = request.query_params.get("order") or "newest"
-        with request.app.state.host.workspace() as ws:
-            timeline = customer_timeline(ws, customer_id, limit=limit, offset=offset, order=order)
+        host = request.app.state.host
+        end = host.cached(("data", "end"), data_end)  # the same for every customer
+        with host.workspace() as ws:
+            timeline = customer_timeline(
+                ws, customer_id, limit=limit, offset=offset, order=order, end=end
+            )
+            # what colleagues do about the customer's answers, beside what happened to them
+            followups = followup_items(ws.warehouse, customer_id, ws.journey)
     except CustomerNotFound:
         raise HTTPException(404) from None
     except CustomerError as exc:
@@ -211,11 +233,12 @@ def _customer_page(
     if timeline.status is None or timeline.status.active:
         scores = _risk(request)
         risk = risk_of(scores, customer_id) if scores is not None else None
-    data = {**timeline.to_dict(), "risk": risk}
+    data = {**timeline.to_dict(), "risk": risk, "followups": clean(followups)}
     if error is not None:
         data["detail"] = error
     lang = lang_of(request)
     lines = [describe(item, lang) for item in timeline.frame.to_dict(orient="records")]
+    followup_lines = [describe_followup(item, lang) for item in followups]
     return page(
         request,
         "customer.html",
@@ -225,6 +248,7 @@ def _customer_page(
         context={
             "timeline": timeline,
             "lines": lines,
+            "followup_lines": followup_lines,
             "text": text,
             "max_note": customer_notes.MAX_TEXT,
             **HELPERS,

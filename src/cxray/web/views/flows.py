@@ -156,7 +156,7 @@ def flows_page(request: Request, user: Analyst) -> Response:
         "failed": failed_dict({"dropoff": drop_failed}),
     }
     if wants_json(request):
-        return page(request, "flows.html", data, title=TITLE)
+        return page(request, "flows.html", data, title=TITLE, cache="flows")
     from cxray.web.views.overview import choices
 
     lang = lang_of(request)
@@ -206,4 +206,5 @@ def flows_page(request: Request, user: Analyst) -> Response:
             "ratio": ratio,
             "phase_label": phase_label,
         },
+        cache="flows",
     )

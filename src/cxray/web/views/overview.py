@@ -56,7 +56,7 @@ def overview_page(request: Request, user: Analyst) -> Response:
     result = overview_of(host, filters)
     data = host.drawn(("overview", filters), result.to_dict)
     if request.url.path.endswith(".json") or request.query_params.get("format") == "json":
-        return page(request, "overview.html", data, title=TITLE)
+        return page(request, "overview.html", data, title=TITLE, cache="overview")
     lang = lang_of(request)
     figures = host.drawn(("overview", filters, lang), lambda: _figures(result, data, lang))
     return page(
@@ -65,6 +65,7 @@ def overview_page(request: Request, user: Analyst) -> Response:
         data,
         title=TITLE,
         context={"result": result, "figures": figures, "choices": choices(request)},
+        cache="overview",
     )
 
 

@@ -50,9 +50,9 @@ def owners_page(request: Request, user: Analyst) -> Response:
     as_dict = host.drawn(("owners", "dict", filters), result.to_dict)
     data = {**as_dict, "filters": filter_values(request)}
     if wants_json(request):
-        return page(request, "owners.html", data, title=TITLE)
+        return page(request, "owners.html", data, title=TITLE, cache="owners")
     context = {"result": result, **helpers(request)}
-    return page(request, "owners.html", data, title=TITLE, context=context)
+    return page(request, "owners.html", data, title=TITLE, context=context, cache="owners")
 
 
 def _detail(request: Request, name: str) -> Response:
@@ -75,7 +75,7 @@ def _detail(request: Request, name: str) -> Response:
     data = {**as_dict, "filters": filter_values(request)}
     title = Message(f"Owner {name}", f"Eigenaar {name}")
     if wants_json(request):
-        return page(request, "owner.html", data, title=title)
+        return page(request, "owner.html", data, title=title, cache="owner")
     context = {
         "result": result,
         "trends": request.app.state.host.drawn(
@@ -84,7 +84,7 @@ def _detail(request: Request, name: str) -> Response:
         ),
         **helpers(request),
     }
-    return page(request, "owner.html", data, title=title, context=context)
+    return page(request, "owner.html", data, title=title, context=context, cache="owner")
 
 
 # the JSON twin first: the path converter would read ".json" as part of the name

@@ -111,9 +111,11 @@ def touchpoints_page(request: Request, user: Analyst) -> Response:
     as_dict = request.app.state.host.drawn(("touchpoints", "dict", filters), result.to_dict)
     data = {**as_dict, "filters": filter_values(request)}
     if wants_json(request):
-        return page(request, "touchpoints.html", data, title=TITLE)
+        return page(request, "touchpoints.html", data, title=TITLE, cache="touchpoints")
     context = {"result": result, **helpers(request)}
-    return page(request, "touchpoints.html", data, title=TITLE, context=context)
+    return page(
+        request, "touchpoints.html", data, title=TITLE, context=context, cache="touchpoints"
+    )
 
 
 def _detail(request: Request, name: str) -> Response:
@@ -152,7 +154,7 @@ def _detail(request: Request, name: str) -> Response:
     label = result.info["label"]
     title = Message(f"Touchpoint {label}", f"Contactmoment {label}")
     if wants_json(request):
-        return page(request, "touchpoint.html", data, title=title)
+        return page(request, "touchpoint.html", data, title=title, cache="touchpoint")
     lang = lang_of(request)
     comment_query = {k: query[k] for k in COMMENT_KEYS if query.get(k) and k != "page"}
     context = {
@@ -166,7 +168,7 @@ def _detail(request: Request, name: str) -> Response:
         "comment_query": comment_query,
         **helpers(request),
     }
-    return page(request, "touchpoint.html", data, title=title, context=context)
+    return page(request, "touchpoint.html", data, title=title, context=context, cache="touchpoint")
 
 
 # the JSON twin first: the path converter would read ".json" as part of the name

@@ -179,7 +179,7 @@ def why_page(request: Request, user: Analyst) -> Response:
         "failed": failed_dict({name: why for name, (_, why) in parts.items()}),
     }
     if wants_json(request):
-        return page(request, "why.html", data, title=TITLE)
+        return page(request, "why.html", data, title=TITLE, cache="why")
     from cxray.web.views.overview import choices
 
     lang = lang_of(request)
@@ -211,4 +211,5 @@ def why_page(request: Request, user: Analyst) -> Response:
             **request.app.state.host.drawn(("why", filters, lang), draw),
             "choices": choices(request),
         },
+        cache="why",
     )
