@@ -235,30 +235,6 @@ def test_valid_flags_and_texts_are_still_read(tmp_path):
     assert j.churn.inactive_days == 30 and j.scale("ces").higher_is_easier is False
 
 
-def test_write_atomically_leaves_no_temporary_file_and_keeps_the_mode(tmp_path):
-    path = tmp_path / "cxray.toml"
-    path.write_text("old")
-    path.chmod(0o640)
-    journey.write_atomically(path, "new")
-    assert path.read_text() == "new"
-    assert path.stat().st_mode & 0o777 == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cxray.toml"]
-
-
-def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    path = tmp_path / "cxray.toml"
-    path.write_text("old")
-
-    def broken_fsync(fd: int) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(journey.os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="No space"):
-        journey.write_atomically(path, "new")
-    assert path.read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cxray.toml"]
-
-
 def test_a_changed_scale_with_its_own_threshold_is_read(tmp_path):
     path = tmp_path / "cxray.toml"
     path.write_text(

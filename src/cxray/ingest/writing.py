@@ -14,12 +14,12 @@ from typing import TextIO
 
 import duckdb
 
+from cxray.files import fsync_folder
 from cxray.i18n import Message
 from cxray.ingest.problems import Problems
 from cxray.ingest.reconcile import PENDING_SUFFIX
 from cxray.ingest.sources import Source, quote_ident, sql_literal
 from cxray.ingest.validation import ImportError_
-from cxray.journey import fsync_folder
 from cxray.schema import TableSpec
 
 Progress = Callable[[str, float | None], None]
