@@ -25,7 +25,18 @@ runner = CliRunner()
 postgres_url = test_postgres.postgres_url  # the fixture: a fresh database on the test server
 # serve and user keep accounts and notes; survey, mail and followups are groups of commands
 # that store invitations, mail states and follow-ups
-WRITERS = {"init", "import", "demo", "serve", "user", "survey", "mail", "followups"}
+WRITERS = {
+    "init",
+    "import",
+    "demo",
+    "serve",
+    "user",
+    "survey",
+    "mail",
+    "followups",
+    "advocacy",
+    "playbooks",
+}
 QUESTIONS = sorted(set(typer.main.get_command(app).commands) - WRITERS)
 
 

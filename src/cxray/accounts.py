@@ -70,10 +70,7 @@ def ensure_table(warehouse: Any) -> None:
 
 
 def _has_table(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [USERS_TABLE]
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(USERS_TABLE)
 
 
 def check_role(role: str) -> str:

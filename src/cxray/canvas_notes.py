@@ -61,10 +61,7 @@ def ensure_table(warehouse: Any) -> None:
 
 
 def _has_table(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [NOTES_TABLE]
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(NOTES_TABLE)
 
 
 def read_notes(warehouse: Any) -> dict[tuple[str, str], Note]:

@@ -50,10 +50,7 @@ def ensure_table(warehouse: Any) -> None:
 
 
 def has_notes_table(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [NOTES_TABLE]
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(NOTES_TABLE)
 
 
 def check_text(text: str | None) -> str:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cxray
 from cxray import customer_notes
 from cxray.analysis.customer_lists import at_risk_list, onboarding_list, risk_of
 from cxray.analysis.customers import (
@@ -197,3 +198,17 @@ def test_the_at_risk_list_is_the_top_of_the_whole_list_sorted(probabilities, top
     chosen = at_risk_list(RiskResult(frame, base_rate=0.1), top=top).frame
     assert list(chosen["customer_id"]) == list(expected["customer_id"].head(top))
     assert risk_of(RiskResult(frame, base_rate=0.1), ids[-1])["customer_id"] == ids[-1]
+
+
+@pytest.mark.parametrize("key", ["it's", 'say "hi"', "a/b", "~tilde", "Klant type"])
+def test_an_attribute_with_any_key_can_be_searched(tmp_path, key):
+    ws = cxray.init(tmp_path / "ws")
+    attributes = json.dumps({key: "Gold", "other": "x"})
+    ws.warehouse.sql(
+        "INSERT INTO customers (customer_id, attributes) VALUES ('a', ?), ('b', '{}')", [attributes]
+    )
+    found = find_customers(ws, f"{key}=gold")
+    assert list(found.frame["customer_id"]) == ["a"]
+    with pytest.raises(CustomerError):
+        find_customers(ws, "bad\x00key=1")
+    ws.close()

@@ -119,6 +119,9 @@ def commands(ws: Path, tmp: Path) -> dict[str, list[object]]:
         "survey": ["list", ws],
         "mail": ["status", ws],
         "followups": ["list", ws],
+        "advocacy": ["plan", ws],
+        "playbooks": ["list", ws],
+        "digest": [ws],
     }
 
 

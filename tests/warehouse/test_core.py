@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cxray
 from cxray import schema
 from cxray.warehouse import WarehouseError, connect
 from cxray.warehouse import core as warehouse_core
@@ -270,3 +271,23 @@ def test_a_read_only_open_beside_this_process_own_writer_reads_through_it(tmp_pa
         reader.close()
     finally:
         writer.close()
+
+
+def test_a_table_made_after_a_no_is_seen(tmp_path):
+    ws = cxray.init(tmp_path / "ws")
+    cursor = ws.warehouse.cursor()
+    assert not cursor.has_table("cxray_later")
+    ws.warehouse.sql("CREATE TABLE cxray_later (x INTEGER)")
+    assert cursor.has_table("cxray_later")  # a no is never remembered
+    assert ws.warehouse.has_table("customers")
+    ws.close()
+
+
+def test_a_cursor_reads_in_utc_and_sees_the_same_data(tmp_path):
+    ws = cxray.init(tmp_path / "ws")
+    ws.warehouse.sql("INSERT INTO customers (customer_id) VALUES ('a')")
+    cursor = ws.warehouse.cursor()
+    assert cursor.query("SELECT current_setting('TimeZone')") == [("UTC",)]
+    assert cursor.query("SELECT customer_id FROM customers") == [("a",)]
+    assert list(cursor.table("customers").columns) == list(ws.warehouse.table("customers").columns)
+    ws.close()

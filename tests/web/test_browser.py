@@ -120,7 +120,7 @@ def test_the_overview_draws_its_charts_in_dutch(browser, server):
 def test_an_agent_lands_on_customers_and_sees_no_analyst_pages(browser, server):
     context, page, _ = signed_in_page(browser, server, "agent", 1400)
     paths = nav_paths(page)
-    assert paths == ["/customers", "/follow-ups"]
+    assert paths == ["/customers", "/follow-ups", "/tasks"]
     context.close()
 
 

@@ -165,10 +165,7 @@ def ensure_tables(warehouse: Any) -> None:
 
 
 def has_tables(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(TABLE)
 
 
 def select_sql(where: str = "TRUE", tail: str = "") -> str:

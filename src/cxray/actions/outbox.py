@@ -147,10 +147,7 @@ def ensure_table(warehouse: Any) -> None:
 
 
 def has_table(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [OUTBOX_TABLE]
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(OUTBOX_TABLE)
 
 
 def _check(mail: Mail) -> None:

@@ -138,7 +138,7 @@ def _condition(ws: Any, key: str, value: str) -> ibis.Value:
         if kind.is_timestamp():
             return column.cast(UTC).date().cast("string").startswith(wanted)
         return column.cast("string").lower() == wanted.lower()
-    attribute = json_text(customers.attributes.cast("json")[key])
+    attribute = _attribute(ws, key)
     known = int(customers.filter(attribute.notnull()).count().execute())
     if not known:
         columns = ", ".join(c for c in customers.columns if c != "attributes")
@@ -151,10 +151,30 @@ def _condition(ws: Any, key: str, value: str) -> ibis.Value:
     return attribute.lower() == wanted.lower()
 
 
+@ibis.udf.scalar.builtin
+def json_extract_string(text: str, path: str) -> str:  # DuckDB's own
+    ...
+
+
+def _attribute(ws: Any, key: str) -> ibis.Value:
+    """The attributes' value under ``key`` as text. On DuckDB through a JSON pointer, which
+    holds any key as written (quotes and all: a JSONPath built from it would not parse)."""
+    attributes = ws.customers.attributes
+    if ws.warehouse.is_duckdb:
+        pointer = "/" + key.replace("~", "~0").replace("/", "~1")
+        return json_extract_string(attributes, pointer)
+    return json_text(attributes.cast("json")[key])
+
+
 def find_customers(ws: Any, query: str, limit: int = 50) -> CustomerSearchResult:
     """Customers whose id contains ``query``, or who have ``key=value`` (see the module text)."""
     limit = _limit(limit)
     query = (query or "").strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in query):
+        raise _refuse(
+            "a search cannot hold control characters (such as a tab or NUL)",
+            "een zoekopdracht kan geen besturingstekens bevatten (zoals een tab of NUL)",
+        )
     key = value = None
     if "=" in query and query.split("=", 1)[0].strip():
         how = "attribute"
@@ -226,7 +246,7 @@ def _with_activity(ws: Any, frame: pd.DataFrame) -> pd.DataFrame:
     else:
         frame["events"] = pd.Series(dtype="int64")
         frame["last_event"] = pd.Series(dtype="datetime64[ns, UTC]")
-    frame["events"] = frame["events"].fillna(0).astype("int64")
+    frame["events"] = pd.to_numeric(frame["events"]).fillna(0).astype("int64")
     return frame
 
 

@@ -82,12 +82,16 @@ class _OneCustomer:
         self.customers = ws.customers.filter(ws.customers.customer_id == customer_id)
 
 
-def churn_status(ws: Any, customer_id: str, end: dt.datetime | None = None) -> ChurnStatus | None:
+def churn_status(
+    ws: Any, customer_id: str, end: dt.datetime | None = None, until: Any = None
+) -> ChurnStatus | None:
     """The customer's start, last activity and whether (and how) they left; None if unknown.
 
-    ``end`` is the end of the data (:func:`data_end`), when the caller knows it already."""
+    ``end`` is the end of the data (:func:`data_end`) and ``until`` the end of the observation
+    window (:func:`observed_until`, as a 1-tuple), when the caller knows them already."""
     end = end or data_end(ws)
-    statement = _lifetime_sql(ws, end)
+    until = until[0] if until is not None else observed_until(ws, end)
+    statement = _lifetime_sql(ws, end, until)
     if statement is None:  # an engine that writes the marker differently: compile for this one
         frame = customer_lifetimes(_OneCustomer(ws, customer_id), end=end).execute()
         rows = frame[["start", "last_activity", "left", "left_ts", "explicit"]].values.tolist()
@@ -116,8 +120,8 @@ _MARKER_SQL = f"'{_MARKER}'"
 _COMPILED: dict[tuple[Any, ...], str | None] = {}
 
 
-def _lifetime_sql(ws: Any, end: dt.datetime | None) -> str | None:
-    key = (ws.warehouse.url, ws.journey.churn, end, observed_until(ws, end))
+def _lifetime_sql(ws: Any, end: dt.datetime | None, until: dt.datetime | None) -> str | None:
+    key = (ws.warehouse.url, ws.journey.churn, end, until)
     if key not in _COMPILED:
         expression = customer_lifetimes(_OneCustomer(ws, _MARKER), end=end)
         expression = expression.select("start", "last_activity", "left", "left_ts", "explicit")
@@ -294,11 +298,13 @@ def customer_timeline(
     offset: int = 0,
     order: str = "newest",
     end: dt.datetime | None = None,
+    until: Any = None,
 ) -> Timeline:
     """One page of everything the customer did, said and what colleagues noted about them.
 
     ``order`` is "newest" (default) or "oldest"; ``offset`` counts items from that end; ``end``
-    is the end of the data when the caller knows it (:func:`data_end`). Raises CustomerNotFound
+    is the end of the data when the caller knows it (:func:`data_end`), ``until`` that of the
+    observation window (see :func:`churn_status`). Raises CustomerNotFound
     for an id no table knows, CustomerError for a page that cannot be. Plain SQL: a service
     agent opens timelines all day, and an Ibis expression compiles slower than this runs.
     """
@@ -350,7 +356,7 @@ def customer_timeline(
         customer = record
     first, last = (min(stamps), max(stamps)) if stamps else (None, None)
     return Timeline(
-        customer_id, customer, churn_status(ws, customer_id, end), counts, frame, limit,
+        customer_id, customer, churn_status(ws, customer_id, end, until), counts, frame, limit,
         int(offset), order, first, last,
     )  # fmt: skip
 

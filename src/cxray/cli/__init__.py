@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from cxray.cli import data, followups, mail, questions, serve, surveys  # noqa: F401  (registers the commands)
+from cxray.cli import advocacy, data, digest, followups, mail, playbooks, questions, serve, surveys  # noqa: F401  (registers the commands)
 from cxray.cli.common import _cell, app, render
 
 __all__ = ["_cell", "app", "main", "render"]

@@ -140,11 +140,7 @@ def due_reminders(
 
 
 def _has_outbox(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-        [outbox.OUTBOX_TABLE],
-    )
-    return bool(rows[0][0])
+    return warehouse.has_table(outbox.OUTBOX_TABLE)
 
 
 def create_reminders(

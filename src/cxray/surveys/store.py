@@ -83,11 +83,7 @@ def ensure_tables(warehouse: Any) -> None:
 
 
 def has_tables(warehouse: Any) -> bool:
-    rows = warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name IN (?, ?)",
-        [INVITATIONS, OPTOUTS],
-    )
-    return int(rows[0][0]) == 2
+    return warehouse.has_table(INVITATIONS) and warehouse.has_table(OPTOUTS)
 
 
 def source(warehouse: Any, name: str, present: bool | None = None) -> str:

@@ -71,6 +71,7 @@ class Warehouse:
         # when the warehouse is opened again: every cursor is closed then)
         self._tables: dict[str, ir.Table] | None = None
         self._canonical: dict[str, list[str]] | None = None
+        self._known_tables: set[str] = set()  # tables seen to exist (cxray drops none)
 
     @property
     def backend(self) -> ibis.BaseBackend:
@@ -186,6 +187,18 @@ class Warehouse:
         may lack newer columns.
         """
         return list(self._present(name) or [])
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists; a yes is remembered (cxray never drops a table, and
+        pages ask on every request)."""
+        if name in self._known_tables:
+            return True
+        rows = self.query(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        )
+        if rows[0][0]:
+            self._known_tables.add(name)
+        return bool(rows[0][0])
 
     def _present(self, name: str) -> list[str] | None:
         """The stored columns of ``name`` (None: no such table)."""

@@ -141,7 +141,9 @@ def _add_views(app: FastAPI) -> None:
         "owners",
         "survey",
         "followups",
+        "tasks",
         "outbox",
+        "digest",
     ):
         try:
             module = __import__(f"cxray.web.views.{name}", fromlist=["router"])

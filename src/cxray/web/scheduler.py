@@ -34,6 +34,9 @@ JOB_MODULES: tuple[str, ...] = (
     "cxray.actions.sender",
     "cxray.actions.followup_jobs",
     "cxray.surveys.jobs",
+    "cxray.actions.advocacy",
+    "cxray.actions.playbooks",
+    "cxray.actions.digest_mail",
 )
 SEND_JOB = "send-mail"
 

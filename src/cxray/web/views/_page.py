@@ -31,7 +31,9 @@ NAV = (
     ("/why", "Why", "Waarom", "analyst"),
     ("/customers", "Customers", "Klanten", "agent"),
     ("/follow-ups", "Follow-ups", "Opvolging", "agent"),
+    ("/tasks", "Tasks", "Taken", "agent"),
     ("/owners", "Owners", "Eigenaars", "analyst"),
+    ("/digest", "Digest", "Weekoverzicht", "analyst"),
     ("/users", "Users", "Gebruikers", "admin"),
     ("/outbox", "Outbox", "Postvak uit", "admin"),
 )

@@ -26,7 +26,7 @@ from cxray.analysis.customers import (
     find_customers,
     known_customer,
 )
-from cxray.analysis.lifetimes import data_end
+from cxray.analysis.lifetimes import data_end, observed_until
 from cxray.analysis.timeline import customer_timeline, describe
 from cxray.i18n import Message, message_of, text_of
 from cxray.labels import channel_label, phase_label
@@ -218,10 +218,12 @@ def _customer_page(
         offset = _int(request, "offset", 0)
         order = request.query_params.get("order") or "newest"
         host = request.app.state.host
-        end = host.cached(("data", "end"), data_end)  # the same for every customer
+        # the same for every customer: asked once per state of the data
+        end = host.cached(("data", "end"), data_end)
+        until = host.cached(("data", "until"), lambda ws: (observed_until(ws, end),))
         with host.workspace() as ws:
             timeline = customer_timeline(
-                ws, customer_id, limit=limit, offset=offset, order=order, end=end
+                ws, customer_id, limit=limit, offset=offset, order=order, end=end, until=until
             )
             # what colleagues do about the customer's answers, beside what happened to them
             followups = followup_items(ws.warehouse, customer_id, ws.journey)

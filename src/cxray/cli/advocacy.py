@@ -1,0 +1,102 @@
+"""`cxray advocacy`: review and referral asks after the value moment (a dry run, then ask)."""
+
+# No `from __future__ import annotations`: Typer reads the annotations at start-up.
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from cxray.cli.common import (
+    Format,
+    FormatOption,
+    Lang,
+    LangOption,
+    WorkspaceArg,
+    app,
+    fail,
+    open_workspace,
+    out,
+    say,
+)
+from cxray.cli.followups import AsOfOption, _moment
+
+advocacy_app = typer.Typer(
+    help="Ask for reviews and referrals at the value moment (never only the happy customers).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(advocacy_app, name="advocacy")
+
+
+def _run(path: Any, read_only: bool, work: Any) -> Any:
+    ws = open_workspace(path, read_only=read_only)
+    try:
+        return work(ws)
+    except ValueError as exc:  # AdvocacyError, OutboxError: a clear line, no traceback
+        fail(exc)
+    finally:
+        ws.close()
+
+
+def _show(plan: Any, lang: Lang) -> None:
+    from cxray.actions.advocacy import REASONS
+
+    out.print(plan.summary(lang.value), highlight=False, soft_wrap=True)
+    for reason, count in plan.counts.items():
+        if count:
+            sample = ", ".join(plan.samples.get(reason, []))
+            line = f"  {REASONS[reason].text(lang.value)}: {count}" + (
+                f" ({say(lang, 'e.g.', 'bijv.')} {sample})" if sample else ""
+            )
+            out.print(Text(line), highlight=False, soft_wrap=True)
+
+
+def _json(data: Any) -> None:
+    from cxray.results import jsonable
+
+    sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+@advocacy_app.command("plan")
+def plan_command(
+    path: WorkspaceArg,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """A dry run: who would be asked for a review or referral now, and why the others not.
+    Stores and sends nothing."""
+    from cxray.actions.advocacy import plan_asks
+
+    now = _moment(as_of)
+    plan = _run(path, True, lambda ws: plan_asks(ws.warehouse, ws.journey, now, limit=1000))
+    if fmt != Format.table:
+        _json(plan.to_dict())
+        return
+    _show(plan, lang)
+
+
+@advocacy_app.command("ask")
+def ask_command(
+    path: WorkspaceArg,
+    limit: Annotated[
+        int | None, typer.Option(help="Ask at most this many customers in this run.")
+    ] = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = Format.table,
+    lang: LangOption = Lang.en,
+) -> None:
+    """Store the due asks and queue their mails in the outbox (`cxray mail send` sends them).
+    Running it again the same day asks nobody twice."""
+    from cxray.actions.advocacy import make_asks
+
+    now = _moment(as_of)
+    done = _run(path, False, lambda ws: make_asks(ws.warehouse, ws.journey, now, limit=limit))
+    if fmt != Format.table:
+        _json({"asked": done.asked, "skipped_bounced": done.skipped_bounced,
+               "plan": done.plan.to_dict()})  # fmt: skip
+        return
+    out.print(done.summary(lang.value), highlight=False, soft_wrap=True)
