@@ -43,6 +43,9 @@ QUESTIONS = [
     ["phrases"],
     ["dose-response"],
     ["drivers"],
+    ["digest"],
+    ["followups", "effect"],
+    ["advocacy", "plan"],
 ]
 COUNT_KEYS = {
     "customers",

@@ -197,7 +197,10 @@ def test_a_sender_killed_mid_batch_sends_every_mail_exactly_once(
     )
     assert again.returncode == 0, again.stderr
     received = smtp_server.message_ids()
-    assert set(received) == stored_ids(path)
+    assert set(received) == stored_ids(path), (
+        set(stored_ids(path)) - set(received),
+        set(received) - set(stored_ids(path)),
+    )
     assert len(received) == BATCH
     assert max(received.values()) == 1, [mid for mid, n in received.items() if n > 1]
     assert counts(path)["sent"] == BATCH

@@ -10,18 +10,18 @@ import typer
 from rich.text import Text
 
 from cxray.cli.common import (
+    AsOfOption,
     Format,
     FormatOption,
     Lang,
     LangOption,
     WorkspaceArg,
     app,
-    fail,
-    open_workspace,
+    moment_of,
     out,
+    run_on,
     say,
 )
-from cxray.cli.followups import AsOfOption, _moment
 
 advocacy_app = typer.Typer(
     help="Ask for reviews and referrals at the value moment (never only the happy customers).",
@@ -29,16 +29,6 @@ advocacy_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(advocacy_app, name="advocacy")
-
-
-def _run(path: Any, read_only: bool, work: Any) -> Any:
-    ws = open_workspace(path, read_only=read_only)
-    try:
-        return work(ws)
-    except ValueError as exc:  # AdvocacyError, OutboxError: a clear line, no traceback
-        fail(exc)
-    finally:
-        ws.close()
 
 
 def _show(plan: Any, lang: Lang) -> None:
@@ -71,8 +61,8 @@ def plan_command(
     Stores and sends nothing."""
     from cxray.actions.advocacy import plan_asks
 
-    now = _moment(as_of)
-    plan = _run(path, True, lambda ws: plan_asks(ws.warehouse, ws.journey, now, limit=1000))
+    now = moment_of(as_of)
+    plan = run_on(path, True, lambda ws: plan_asks(ws.warehouse, ws.journey, now, limit=1000))
     if fmt != Format.table:
         _json(plan.to_dict())
         return
@@ -93,8 +83,8 @@ def ask_command(
     Running it again the same day asks nobody twice."""
     from cxray.actions.advocacy import make_asks
 
-    now = _moment(as_of)
-    done = _run(path, False, lambda ws: make_asks(ws.warehouse, ws.journey, now, limit=limit))
+    now = moment_of(as_of)
+    done = run_on(path, False, lambda ws: make_asks(ws.warehouse, ws.journey, now, limit=limit))
     if fmt != Format.table:
         _json({"asked": done.asked, "skipped_bounced": done.skipped_bounced,
                "plan": done.plan.to_dict()})  # fmt: skip

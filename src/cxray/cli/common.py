@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -78,6 +79,49 @@ def fail(message: object, code: int = 1) -> None:
     # the message carries user data and journey keys like [touchpoints.x]: never read as markup
     err.print(Text.assemble((label, "red"), " ", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The moment to act as now (ISO date or time, UTC); default: the clock.",
+    ),
+]
+
+
+def moment_of(text: str | None) -> dt.datetime | None:
+    """The moment ``--as-of`` names (UTC when it names no zone), or a clear refusal."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(
+            Message(
+                f"--as-of takes a date or time like 2025-03-01 or 2025-03-01T09:00; got {text!r}",
+                f"--as-of verwacht een datum of tijd zoals 2025-03-01 of 2025-03-01T09:00; "
+                f"niet {text!r}",
+            )
+        )
+        raise
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def run_on(
+    path: Path,
+    read_only: bool,
+    work: Callable[[cxray.Workspace], Any],
+    refused: tuple[type[BaseException], ...] = (ValueError,),
+) -> Any:
+    """``work(ws)`` on the workspace, closed afterwards; ``refused`` errors become one line."""
+    ws = open_workspace(path, read_only=read_only)
+    try:
+        return work(ws)
+    except refused as exc:
+        fail(exc)
+    finally:
+        ws.close()
 
 
 def open_workspace(path: Path, read_only: bool = True) -> cxray.Workspace:

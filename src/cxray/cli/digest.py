@@ -17,29 +17,11 @@ from cxray.cli.common import (
     WorkspaceArg,
     app,
     fail,
+    moment_of,
     open_workspace,
     out,
     render,
 )
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    from cxray.i18n import Message
-
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        fail(
-            Message(
-                f"--as-of takes a date or time like 2026-11-30 or 2026-11-30T09:00; got {text!r}",
-                f"--as-of verwacht een datum of tijd zoals 2026-11-30 of 2026-11-30T09:00; "
-                f"niet {text!r}",
-            )
-        )
-        raise
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @app.command("digest")
@@ -80,7 +62,7 @@ def digest_command(
     from cxray.actions.digest_settings import DigestSettingsError, read_settings
     from cxray.actions.outbox import OutboxError
 
-    now = _moment(as_of) or dt.datetime.now(dt.UTC)
+    now = moment_of(as_of) or dt.datetime.now(dt.UTC)
     writes = send and not dry_run
     ws = open_workspace(path, read_only=not writes)
     try:

@@ -2,22 +2,22 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations at start-up.
 
-import datetime as dt
 from typing import Annotated, Any
 
 import typer
 
 from cxray.cli.common import (
+    AsOfOption,
     Format,
     FormatOption,
     Lang,
     LangOption,
     WorkspaceArg,
     app,
-    fail,
-    open_workspace,
+    moment_of,
     out,
     render,
+    run_on,
 )
 
 followups_app = typer.Typer(
@@ -27,45 +27,12 @@ followups_app = typer.Typer(
 )
 app.add_typer(followups_app, name="followups")
 
-AsOfOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="The moment to act as now (ISO date or time, UTC); default: the clock.",
-    ),
-]
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    from cxray.i18n import Message
-
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        fail(
-            Message(
-                f"--as-of takes a date or time like 2025-03-01 or 2025-03-01T09:00; got {text!r}",
-                f"--as-of verwacht een datum of tijd zoals 2025-03-01 of 2025-03-01T09:00; "
-                f"niet {text!r}",
-            )
-        )
-        raise
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
 
 def _run(path: Any, read_only: bool, work: Any) -> Any:
     from cxray.actions.followup_rules import FollowupRulesError
     from cxray.actions.followups import FollowupError
 
-    ws = open_workspace(path, read_only=read_only)
-    try:
-        return work(ws)
-    except (FollowupRulesError, FollowupError) as exc:
-        fail(exc)
-    finally:
-        ws.close()
+    return run_on(path, read_only, work, (FollowupRulesError, FollowupError))
 
 
 @followups_app.command("open")
@@ -78,7 +45,7 @@ def open_command(
     escalate those overdue. Running it again opens nothing twice: run it from cron."""
     from cxray.actions.followups import open_followups
 
-    now = _moment(as_of)
+    now = moment_of(as_of)
     opened = _run(path, False, lambda ws: open_followups(ws.warehouse, ws.journey, now))
     out.print(opened.summary(lang.value), highlight=False, soft_wrap=True)
 
@@ -104,7 +71,7 @@ def list_command(
     """Follow-ups, overdue first, with counts per status."""
     from cxray.actions.followups import list_followups
 
-    now = _moment(as_of)
+    now = moment_of(as_of)
 
     def listing(ws: Any) -> Any:
         return list_followups(
@@ -129,6 +96,6 @@ def effect_command(
     those not (randomised with a hold-out, observational without), with 95% intervals."""
     from cxray.actions.followup_effect import followup_effect
 
-    now = _moment(as_of)
+    now = moment_of(as_of)
     result = _run(path, True, lambda ws: followup_effect(ws, horizon_days=horizon, now=now))
     render(result, fmt, lang)

@@ -11,18 +11,18 @@ from rich.table import Table
 from rich.text import Text
 
 from cxray.cli.common import (
+    AsOfOption,
     Format,
     FormatOption,
     Lang,
     LangOption,
     WorkspaceArg,
     app,
-    fail,
-    open_workspace,
+    moment_of,
     out,
+    run_on,
     say,
 )
-from cxray.cli.followups import AsOfOption, _moment
 
 playbooks_app = typer.Typer(
     help="Playbooks: a task or a mail at the moments that matter, and whether they help.",
@@ -32,24 +32,14 @@ playbooks_app = typer.Typer(
 app.add_typer(playbooks_app, name="playbooks")
 
 
-def _run(path: Any, read_only: bool, work: Any) -> Any:
-    ws = open_workspace(path, read_only=read_only)
-    try:
-        return work(ws)
-    except ValueError as exc:  # PlaybookError: a clear line, no traceback
-        fail(exc)
-    finally:
-        ws.close()
-
-
 @playbooks_app.command("run")
 def run_command(path: WorkspaceArg, as_of: AsOfOption = None, lang: LangOption = Lang.en) -> None:
     """Create every due task and mail of the [playbooks] in cxray.toml. Running it again
     creates nothing twice: run it from cron."""
     from cxray.actions.playbooks import run_playbooks
 
-    now = _moment(as_of)
-    ran = _run(path, False, lambda ws: run_playbooks(ws.warehouse, ws.journey, now))
+    now = moment_of(as_of)
+    ran = run_on(path, False, lambda ws: run_playbooks(ws.warehouse, ws.journey, now))
     out.print(ran.summary(lang.value), highlight=False, soft_wrap=True)
 
 
@@ -80,7 +70,7 @@ def list_command(
                            limit=max(1, min(top, 1000)))  # fmt: skip
         return books, found
 
-    books, found = _run(path, True, work)
+    books, found = run_on(path, True, work)
     if fmt != Format.table:
         from cxray.results import jsonable
 
@@ -125,8 +115,8 @@ def effect_command(
     (randomised with a hold-out, observational without)."""
     from cxray.actions.playbook_effect import playbook_effect
 
-    now = _moment(as_of)
-    effect = _run(path, True, lambda ws: playbook_effect(ws, playbook=playbook, now=now))
+    now = moment_of(as_of)
+    effect = run_on(path, True, lambda ws: playbook_effect(ws, playbook=playbook, now=now))
     if fmt != Format.table:
         from cxray.results import jsonable
 
